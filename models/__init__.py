@@ -1,0 +1,1 @@
+"""Shipped model weights and their model cards (installed as the package posevid.models)."""

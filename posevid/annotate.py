@@ -1,0 +1,130 @@
+"""One video in, NAME.json / NAME.csv / NAME.mp4 out: the product's main job.
+
+Outputs are written under temporary names and renamed only when the whole video is
+done, so an interrupted run leaves nothing that looks finished. Drawing and encoding
+run in a worker thread beside the network.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from .errors import OutputError
+from .pipeline import Annotator, overlay_image
+from .streaming import Worker
+from .video import OverlayWriter, VideoReader
+from .writers import CsvWriter, JsonWriter, discard, temp_path
+
+__version__ = "0.1.0"
+
+
+@dataclass
+class Result:
+    """What one annotated video produced (for the summary line and the batch manifest)."""
+
+    video: str
+    frames: int
+    seconds: float
+    outputs: list[str]
+    no_person_frames: int
+    corrupt_packets: int
+    warnings: list[str]
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+def output_paths(video: Path, out_dir: Path, settings: dict[str, Any]) -> dict[str, Path]:
+    name = video.stem
+    paths = {"json": out_dir / f"{name}.json"}
+    if settings["csv"]:
+        paths["csv"] = out_dir / f"{name}.csv"
+    if settings["video"]:
+        paths["mp4"] = out_dir / f"{name}.mp4"
+    return paths
+
+
+def check_outputs(paths: dict[str, Path], overwrite: bool) -> None:
+    """Refuse to clobber finished outputs, and fail early when the folder is not writable."""
+    out_dir = next(iter(paths.values())).parent
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"{out_dir}: cannot create output folder ({e.strerror})") from None
+    if not os.access(out_dir, os.W_OK):
+        raise OutputError(f"{out_dir}: output folder is not writable")
+    if not overwrite:
+        existing = [str(p) for p in paths.values() if p.exists()]
+        if existing:
+            raise OutputError(f"{existing[0]}: already exists (use --overwrite)")
+
+
+def annotate_video(annotator: Annotator, video: Path, out_dir: Path, overwrite: bool = False,
+                   progress: bool = True) -> Result:
+    """Run the pipeline on one video and write its outputs atomically."""
+    s = annotator.s
+    paths = output_paths(video, out_dir, s)
+    check_outputs(paths, overwrite)
+    start = time.perf_counter()
+    with VideoReader(video, deinterlace=s["deinterlace"]) as reader:
+        info = reader.info
+        header = {"video": info.to_dict(), "model": annotator.describe(),
+                  "settings": {k: v for k, v in s.items()}, "posevid_version": __version__}
+        writers: list[Any] = []
+        overlay = None
+        try:
+            js = JsonWriter(paths["json"], header)
+            writers.append(js)
+            csv_w = CsvWriter(paths["csv"]) if "csv" in paths else None
+            if csv_w:
+                writers.append(csv_w)
+            if "mp4" in paths:
+                overlay = OverlayWriter(temp_path(paths["mp4"]), info, video, crf=s["crf"])
+            encoder = Worker(lambda item: overlay.write(overlay_image(*item[0], s["show_box"]), item[1]),
+                             size=16) if overlay else None
+            count = no_person = 0
+            bar = tqdm(total=info.frame_count or None, disable=not progress, unit="frame",
+                       desc=video.name, dynamic_ncols=True, leave=False)
+            for state, record in annotator.run(reader):
+                js.add(record)
+                if csv_w:
+                    csv_w.add(record)
+                if encoder:
+                    encoder.put(((state.frame.image, record), state.frame.time))
+                count += 1
+                no_person += record["status"] == "no_person"
+                bar.update(1)
+            bar.close()
+            if encoder:
+                encoder.finish()
+            warnings = list(info.warnings)
+            if reader.corrupt_packets:
+                warnings.append(f"{reader.corrupt_packets} corrupt or unreadable packet(s) skipped")
+            if count and no_person == count:
+                warnings.append("no person found in any frame")
+            trailer = {"cuts": annotator.cuts, "summary": {
+                "frames": count, "no_person_frames": no_person, "corrupt_packets": reader.corrupt_packets,
+                "seconds": round(time.perf_counter() - start, 3), "warnings": warnings}}
+            if overlay:
+                overlay.close()
+                os.replace(temp_path(paths["mp4"]), paths["mp4"])
+                overlay = None
+            if csv_w:
+                csv_w.close()
+            js.close(trailer)  # last: a finished JSON marks a finished video
+        except BaseException:
+            for w in writers:
+                w.abort()
+            if overlay is not None:
+                overlay.abort()
+            if "mp4" in paths:
+                discard(temp_path(paths["mp4"]))
+            raise
+    return Result(str(video), count, time.perf_counter() - start, [str(p) for p in paths.values()],
+                  no_person, reader.corrupt_packets, warnings)

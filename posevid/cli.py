@@ -1,0 +1,218 @@
+"""The `posevid` command line: parse, call, report. No pipeline logic lives here.
+
+Every expected failure reaches the user as one line and a documented exit code
+(posevid/errors.py); set POSEVID_DEBUG=1 to see a traceback instead.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .annotate import __version__
+from .errors import PosevidError
+
+INTERNAL_ERROR = 70
+INTERRUPTED = 130
+
+
+def fail(message: str, code: int) -> None:
+    click.echo(f"posevid: error: {message}", err=True)
+    sys.exit(code)
+
+
+def friendly(fn: Callable) -> Callable:
+    """Turn exceptions into one line and an exit code."""
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except PosevidError as e:
+            fail(str(e), e.exit_code)
+        except KeyboardInterrupt:
+            fail("interrupted; finished outputs are kept, unfinished ones removed", INTERRUPTED)
+        except Exception as e:  # noqa: BLE001 - the last line of defence against tracebacks
+            if os.environ.get("POSEVID_DEBUG"):
+                raise
+            fail(f"internal error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''} "
+                 "(set POSEVID_DEBUG=1 for details)", INTERNAL_ERROR)
+    return wrapper
+
+
+def parse_box(value: str | None) -> list[float] | None:
+    if value is None:
+        return None
+    try:
+        box = [float(v) for v in value.split(",")]
+    except ValueError:
+        box = []
+    if len(box) != 4 or box[2] <= 0 or box[3] <= 0:
+        raise click.BadParameter("expected x,y,w,h with positive width and height", param_hint="--box")
+    return box
+
+
+def pipeline_options(fn: Callable) -> Callable:
+    """Options shared by annotate and batch; None means "from the config"."""
+    opts = [
+        click.option("--config", "config_file", type=click.Path(dir_okay=False),
+                     help="YAML file overriding the defaults."),
+        click.option("--model", type=click.Path(dir_okay=False),
+                     help="Weight file (default: the shipped model of --preset)."),
+        click.option("--preset", help="Model preset: cpu (default), cpu-wide, paper, tiny."),
+        click.option("--device", help="auto (CUDA when available), cpu, cuda, cuda:N."),
+        click.option("--batch-size", type=click.IntRange(1, 1024), help="Frames per network batch."),
+        click.option("--flow", type=click.Choice(["deepflow", "farneback", "dis", "none"]),
+                     help="Optical flow method."),
+        click.option("--flow-size", type=click.IntRange(16, 1024),
+                     help="Pixels of the (square) image flow is computed on."),
+        click.option("--window", type=click.IntRange(0, 100), help="n: pool frames t-n..t+n (default: as trained)."),
+        click.option("--pool", type=click.Choice(["parametric", "sum", "max"]),
+                     help="How warped heatmaps are combined."),
+        click.option("--threshold", type=float,
+                     help="Confidence below which a joint is reported not visible."),
+        click.option("--box", help="Fixed region of interest x,y,w,h in frame pixels."),
+        click.option("--roi", type=click.Choice(["letterbox", "auto"]),
+                     help="Whole frame, or find and follow the person."),
+        click.option("--person", help="With --roi auto: largest, center, or N (N-th person from the left)."),
+        click.option("--show-box/--no-show-box", default=None, help="Draw the region of interest in the overlay."),
+        click.option("--deinterlace", type=click.Choice(["auto", "on", "off"]),
+                     help="Deinterlace before the network."),
+        click.option("--video/--no-video", "video", default=None, help="Write NAME.mp4 with the skeleton drawn."),
+        click.option("--csv/--no-csv", "csv", default=None, help="Write NAME.csv."),
+        click.option("--overwrite", is_flag=True, help="Replace existing outputs."),
+        click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary."),
+    ]
+    for opt in reversed(opts):
+        fn = opt(fn)
+    return fn
+
+
+def annotate_settings(config_file: str | None, **flags: Any) -> dict[str, Any]:
+    from .config import section  # noqa: PLC0415
+
+    flags["box"] = parse_box(flags.get("box"))
+    return section("annotate", config_file, **flags)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="posevid")
+def main() -> None:
+    """Upper-body pose (head, shoulders, elbows, wrists) in every frame of a video,
+    with the Flowing ConvNets method: a heatmap network per frame, neighbouring heatmaps
+    warped along optical flow and pooled by a learned layer."""
+
+
+@main.command()
+@click.argument("videos", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("out"),
+              show_default=True, help="Output folder.")
+@pipeline_options
+@friendly
+def annotate(videos: tuple[Path, ...], out_dir: Path, overwrite: bool, quiet: bool, config_file: str | None,
+             **flags: Any) -> None:
+    """Find the joints in every frame of VIDEOS; write NAME.json, NAME.csv and NAME.mp4 to --out."""
+    from .annotate import annotate_video  # noqa: PLC0415
+    from .pipeline import Annotator  # noqa: PLC0415
+
+    settings = annotate_settings(config_file, **flags)
+    annotator = Annotator(settings)
+    failed = 0
+    last_code = 0
+    for video in videos:
+        try:
+            r = annotate_video(annotator, video, out_dir, overwrite=overwrite, progress=not quiet)
+        except PosevidError as e:
+            if len(videos) == 1:
+                raise
+            click.echo(f"posevid: error: {e}", err=True)
+            failed, last_code = failed + 1, e.exit_code
+            continue
+        for w in r.warnings:
+            click.echo(f"posevid: warning: {video}: {w}", err=True)
+        if not quiet:
+            click.echo(f"{video}: {r.frames} frames in {r.seconds:.1f} s ({r.fps:.1f} fps) -> {', '.join(r.outputs)}")
+    if failed:
+        sys.exit(last_code if failed == len(videos) else 1)
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for the label files (NAME.json).")
+@click.option("--threshold", type=float, default=0.5, show_default=True,
+              help="Teacher confidence below which a joint is unlabelled.")
+@click.option("-q", "--quiet", is_flag=True)
+@friendly
+def label(inputs: tuple[Path, ...], out_dir: Path, threshold: float, quiet: bool) -> None:
+    """Label videos (or folders of videos, or of images) with the MediaPipe teacher."""
+    from .teacher import Teacher, image_files, label_images, label_video  # noqa: PLC0415
+    from .video import is_video  # noqa: PLC0415
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    jobs: list[tuple[str, Path]] = []
+    for inp in inputs:
+        if inp.is_dir():
+            vids = [p for p in sorted(inp.rglob("*")) if p.is_file() and p.suffix.lower() not in
+                    {".jpg", ".jpeg", ".png", ".json", ".txt", ".md"} and is_video(p)]
+            jobs += [("video", v) for v in vids]
+            if any(True for _ in image_files(inp)):
+                jobs.append(("images", inp))
+        else:
+            jobs.append(("video", inp))
+    failed = 0
+    for kind, path in jobs:
+        name = path.name if kind == "images" else path.stem
+        teacher = Teacher(video=kind == "video")
+        try:
+            if kind == "video":
+                kept, seen = label_video(teacher, path, out_dir / f"{name}.json", threshold, progress=not quiet)
+            else:
+                kept, seen = label_images(teacher, path, out_dir / f"{name}.json", threshold)
+        except PosevidError as e:
+            click.echo(f"posevid: error: {e}", err=True)
+            failed += 1
+            continue
+        finally:
+            teacher.close()
+        if not quiet:
+            click.echo(f"{path}: labelled {kept} of {seen} frames -> {out_dir / (name + '.json')}")
+    if failed:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("config_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt exactly where it stopped.")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--iterations", type=int, help="Override train.iterations.")
+@click.option("--export-only", is_flag=True, help="Only write the latest checkpoint as a weight file.")
+@click.option("-q", "--quiet", is_flag=True)
+@friendly
+def train(config_file: str, resume: bool, device: str, iterations: int | None, export_only: bool,
+          quiet: bool) -> None:
+    """Train SpatialNet / SpatialNet Fusion (stage spatial|fusion) or the pooling layer (stage pooling)."""
+    from .config import section  # noqa: PLC0415
+
+    cfg = section("train", config_file, iterations=iterations)
+    if export_only:
+        from .train import export_checkpoint  # noqa: PLC0415
+
+        path = export_checkpoint(cfg)
+    elif cfg["stage"] == "pooling":
+        from .train_pool import train_pooling  # noqa: PLC0415
+
+        path = train_pooling(cfg, device=device, progress=not quiet)
+    else:
+        from .train import train as run  # noqa: PLC0415
+
+        path = run(cfg, resume=resume, device=device, progress=not quiet)
+    click.echo(f"weights written to {path}")
+
+
+if __name__ == "__main__":
+    main()

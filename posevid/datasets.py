@@ -1,0 +1,228 @@
+"""Labelled data for training and evaluation: readers for the common annotation formats
+and the cached, augmentable sample set the training loop draws from.
+
+Readers map every format onto our 7 joints through the tables in joints.py. A data
+source is a small dict (as in a training config):
+
+    {type: lsp, labels: path/joints.mat, images: path/images, first: 1, last: 280}
+    {type: coco, labels: person_keypoints.json, images: path/to/images}
+    {type: posevid, labels: out/video.json}            # video frames, or images via "image"
+    {type: posevid, labels: labels/, videos: videos/}  # a folder of JSON, one per video
+"""
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import scipy.io
+
+from .joints import COCO_MAPPING, FLIC_MAPPING, LSP_MAPPING, NUM_JOINTS, map_joints
+from .roi import Roi, from_joints
+from .writers import read_json, record_arrays
+
+#: Confidence below which a teacher label is treated as unlabelled.
+LABEL_CONFIDENCE = 0.5
+
+
+@dataclass
+class Sample:
+    """One labelled person: where its pixels come from, and 7 joints in those pixels."""
+
+    source: str          # image path, or video path when frame is not None
+    frame: int | None
+    joints: np.ndarray   # 7×2 float32
+    labelled: np.ndarray  # 7 bool
+    time: float = 0.0
+
+
+def read_joints_mat(labels: Path, images: Path, first: int = 1, last: int | None = None) -> list[Sample]:
+    """LSP (14×3×N or N×14×3) or FLIC (2×29×N) joints.mat; image k is im%05d.jpg (k from 1).
+
+    LSP joints flagged occluded keep their annotated position; joints outside the image
+    count as unlabelled.
+    """
+    m = scipy.io.loadmat(str(labels))
+    arr = next((v for k, v in m.items() if not k.startswith("__") and isinstance(v, np.ndarray)), None)
+    if arr is None:
+        raise ValueError(f"{labels}: no joints array")
+    if arr.shape[0] == 2 and arr.shape[1] == 29:  # FLIC coords
+        pts_all, mapping = np.transpose(arr, (2, 1, 0)), FLIC_MAPPING
+    elif arr.shape[:2] == (14, 3):
+        pts_all, mapping = np.transpose(arr, (2, 0, 1)), LSP_MAPPING
+    elif arr.shape[:2] == (3, 14):
+        pts_all, mapping = np.transpose(arr, (2, 1, 0)), LSP_MAPPING
+    elif arr.ndim == 3 and arr.shape[1:] == (14, 3):
+        pts_all, mapping = arr, LSP_MAPPING
+    else:
+        raise ValueError(f"{labels}: joints array of shape {arr.shape} is neither LSP nor FLIC")
+    samples = []
+    n = pts_all.shape[0]
+    last = n if last is None else min(last, n)
+    for k in range(first, last + 1):
+        p = pts_all[k - 1]
+        xy = p[:, :2]
+        ok = np.isfinite(xy).all(1) & (xy >= 0).all(1)
+        joints, labelled = map_joints(xy, ok, mapping)
+        path = images / f"im{k:05d}.jpg"
+        if not path.exists():
+            path = images / f"im{k:04d}.jpg"
+        samples.append(Sample(str(path), None, joints, labelled))
+    return samples
+
+
+def read_coco(labels: Path, images: Path, min_keypoints: int = 4) -> list[Sample]:
+    """COCO keypoints JSON: one sample per annotated person with enough upper-body points."""
+    doc = json.loads(Path(labels).read_text())
+    files = {im["id"]: im["file_name"] for im in doc.get("images", [])}
+    samples = []
+    for ann in doc.get("annotations", []):
+        kp = np.asarray(ann.get("keypoints", []), dtype=np.float64).reshape(-1, 3)
+        if len(kp) < 17 or ann.get("iscrowd", 0):
+            continue
+        joints, labelled = map_joints(kp[:, :2], kp[:, 2] > 0, COCO_MAPPING)
+        if labelled.sum() >= min_keypoints and ann["image_id"] in files:
+            samples.append(Sample(str(Path(images) / files[ann["image_id"]]), None, joints, labelled))
+    return samples
+
+
+def read_posevid(labels: Path, videos: Path | None = None, min_confidence: float = LABEL_CONFIDENCE) -> list[Sample]:
+    """Our own JSON (from annotate or label, possibly corrected by hand), or a folder of them.
+
+    Frames with an "image" field come from images beside the JSON (or under the
+    document's "images" folder); the others from the document's video, looked up in
+    `videos` by file name when given.
+    """
+    paths = sorted(Path(labels).glob("*.json")) if Path(labels).is_dir() else [Path(labels)]
+    samples = []
+    for path in paths:
+        doc = read_json(path)
+        video = doc.get("video", {}).get("path")
+        if video and videos is not None:
+            video = str(Path(videos) / Path(video).name)
+        image_root = Path(doc.get("images") or path.parent)
+        for rec in doc["frames"]:
+            xy, conf = record_arrays(rec)
+            labelled = np.isfinite(xy).all(1) & (conf >= min_confidence)
+            xy = np.nan_to_num(xy)
+            if "image" in rec:
+                samples.append(Sample(str(image_root / rec["image"]), None, xy, labelled))
+            elif video:
+                samples.append(Sample(video, int(rec["index"]), xy, labelled, float(rec.get("time", 0.0))))
+    return samples
+
+
+def read_source(spec: dict[str, Any], base: Path = Path(".")) -> list[Sample]:
+    """Read one data source described by a config dict (see the module docstring)."""
+    kind = spec["type"]
+    labels = base / spec["labels"]
+    if kind in ("lsp", "flic", "mat"):
+        return read_joints_mat(labels, base / spec["images"], spec.get("first", 1), spec.get("last"))
+    if kind == "coco":
+        return read_coco(labels, base / spec["images"])
+    if kind == "posevid":
+        videos = base / spec["videos"] if spec.get("videos") else None
+        return read_posevid(labels, videos, spec.get("min_confidence", LABEL_CONFIDENCE))
+    raise ValueError(f"unknown data source type {kind!r} (lsp, flic, coco, posevid)")
+
+
+# --- pixels -----------------------------------------------------------------------------------
+
+CACHE_MARGIN = 1.5
+"""The cached patch is this many times the upper-body box, leaving room for augmentation."""
+
+
+def load_pixels(samples: list[Sample], patch: int) -> tuple[np.ndarray, np.ndarray, list[Sample]]:
+    """Decode each sample once and cache a patch×patch RGB patch around its upper body.
+
+    Returns (N×patch×patch×3 uint8, N×7×2 joints in patch pixels, the kept samples).
+    Videos are decoded in one pass each, in order; samples without a usable box are dropped.
+    """
+    from .video import VideoReader  # noqa: PLC0415 - keeps scipy-only users free of PyAV
+
+    by_video: dict[str, list[int]] = {}
+    images, joints, kept = [], [], []
+
+    def add(sample: Sample, rgb: np.ndarray) -> None:
+        roi = from_joints(sample.joints, sample.labelled)
+        if roi is None:
+            return
+        side = roi.side * CACHE_MARGIN
+        big = Roi(roi.x + roi.side / 2 - side / 2, roi.y + roi.side / 2 - side / 2, side)
+        from .roi import crop  # noqa: PLC0415
+
+        images.append(crop(rgb, big, patch))
+        joints.append(((sample.joints - [big.x, big.y]) * (patch / big.side)).astype(np.float32))
+        kept.append(sample)
+
+    for i, s in enumerate(samples):
+        if s.frame is None:
+            im = cv2.imread(s.source, cv2.IMREAD_COLOR)
+            if im is not None:
+                add(s, cv2.cvtColor(im, cv2.COLOR_BGR2RGB))
+        else:
+            by_video.setdefault(s.source, []).append(i)
+    for video, idx in by_video.items():
+        wanted = {samples[i].frame: i for i in idx}
+        with VideoReader(video) as r:
+            for fr in r.frames():
+                if fr.index in wanted:
+                    add(samples[wanted.pop(fr.index)], fr.image)
+                if not wanted:
+                    break
+    if not images:
+        return np.zeros((0, patch, patch, 3), np.uint8), np.zeros((0, NUM_JOINTS, 2), np.float32), []
+    return np.stack(images), np.stack(joints), kept
+
+
+# --- augmentation and targets -------------------------------------------------------------------
+
+def augment(patch: np.ndarray, joints: np.ndarray, labelled: np.ndarray, rng: np.random.Generator,
+            aug: dict[str, float], input_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The paper's augmentation in one affine warp: crop (248 of 256), flip, rotation, resize.
+
+    We add scale and colour jitter, because at inference the region of interest is only
+    approximately the training box. Returns (input_size² RGB, 7×2 joints, 7 labelled).
+    """
+    from .joints import FLIP_PERMUTATION  # noqa: PLC0415
+
+    p = patch.shape[0]
+    box = p / CACHE_MARGIN  # the upper-body box inside the cached patch
+    crop_frac = aug.get("crop", 248 / 256)
+    scale_j = math.exp(rng.uniform(-1, 1) * math.log(1 + aug.get("scale", 0.0)))
+    side = box * crop_frac * scale_j
+    shift = aug.get("shift", (1 - crop_frac) / 2)
+    cx = p / 2 + rng.uniform(-1, 1) * shift * box
+    cy = p / 2 + rng.uniform(-1, 1) * shift * box
+    angle = rng.uniform(-1, 1) * aug.get("rotate", 40.0)
+    flip = rng.random() < aug.get("flip", 0.5)
+    s = input_size / side
+    m = cv2.getRotationMatrix2D((cx, cy), angle, s)
+    m[:, 2] += np.array([input_size / 2 - cx, input_size / 2 - cy])
+    if flip:
+        m = np.array([[-1, 0, input_size - 1], [0, 1, 0]], dtype=np.float64) @ np.vstack([m, [0, 0, 1]])
+    img = cv2.warpAffine(patch, m, (input_size, input_size), flags=cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_CONSTANT)
+    pts = joints @ m[:, :2].T + m[:, 2]
+    lab = labelled.copy()
+    if flip:
+        perm = list(FLIP_PERMUTATION)
+        pts, lab = pts[perm], lab[perm]
+    colour = aug.get("colour", 0.0)
+    if colour:
+        gain = 1 + rng.uniform(-colour, colour, size=3)
+        bias = rng.uniform(-colour, colour) * 64
+        img = np.clip(img.astype(np.float32) * gain + bias, 0, 255).astype(np.uint8)
+    return img, pts.astype(np.float32), lab
+
+
+def iterate_sources(specs: Iterable[dict[str, Any]], base: Path = Path(".")) -> list[Sample]:
+    out: list[Sample] = []
+    for spec in specs:
+        out.extend(read_source(spec, base))
+    return out

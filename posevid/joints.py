@@ -1,0 +1,83 @@
+"""The one home of joint names, skeleton, drawing colours and format mappings.
+
+Every other module imports from here, so that adding a format or changing the
+joint order happens in exactly one place. "right" is always the person's right.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+JOINTS: tuple[str, ...] = (
+    "head",
+    "right_shoulder",
+    "left_shoulder",
+    "right_elbow",
+    "left_elbow",
+    "right_wrist",
+    "left_wrist",
+)
+NUM_JOINTS = len(JOINTS)
+JOINT_INDEX = {name: i for i, name in enumerate(JOINTS)}
+
+#: Index of each joint's mirror image, used by horizontal-flip augmentation.
+FLIP_PERMUTATION: tuple[int, ...] = (0, 2, 1, 4, 3, 6, 5)
+
+#: Joint types for evaluation: left and right are averaged, as in the paper.
+JOINT_TYPES: dict[str, tuple[int, ...]] = {
+    "head": (0,),
+    "shoulders": (1, 2),
+    "elbows": (3, 4),
+    "wrists": (5, 6),
+}
+
+#: Skeleton edges (pairs of joint indices) drawn in overlays.
+SKELETON: tuple[tuple[int, int], ...] = ((0, 1), (0, 2), (1, 2), (1, 3), (3, 5), (2, 4), (4, 6))
+
+#: BGR colours per joint (OpenCV draws in BGR): the person's right in warm, left in cool colours.
+JOINT_COLOURS: tuple[tuple[int, int, int], ...] = (
+    (255, 255, 255),
+    (0, 140, 255),
+    (255, 160, 0),
+    (0, 90, 255),
+    (255, 90, 0),
+    (0, 0, 255),
+    (255, 0, 0),
+)
+
+# Format mappings: for each of our joints, the indices of the source joints whose mean it is.
+# A head is the mean of the face points a format has, which approximates the head centre.
+LSP_MAPPING: tuple[tuple[int, ...], ...] = ((12, 13), (8,), (9,), (7,), (10,), (6,), (11,))
+"""LSP (14 joints: ankles, knees, hips, wrists, elbows, shoulders, neck, head top)."""
+
+FLIC_MAPPING: tuple[tuple[int, ...], ...] = ((12, 13, 16), (3,), (0,), (4,), (1,), (5,), (2,))
+"""FLIC (29 points: lsho, lelb, lwri, rsho, relb, rwri, ..., leye 12, reye 13, nose 16)."""
+
+COCO_MAPPING: tuple[tuple[int, ...], ...] = ((0, 1, 2, 3, 4), (6,), (5,), (8,), (7,), (10,), (9,))
+"""COCO keypoints (17: nose, eyes, ears, shoulders, elbows, wrists, ...)."""
+
+MEDIAPIPE_MAPPING: tuple[tuple[int, ...], ...] = ((0, 2, 5, 7, 8), (12,), (11,), (14,), (13,), (16,), (15,))
+"""MediaPipe Pose (33 landmarks: nose 0, eyes 2/5, ears 7/8, shoulders 11/12, elbows 13/14, wrists 15/16)."""
+
+OPENPOSE_BODY25_FROM_OURS: dict[int, int] = {0: 0, 2: 1, 5: 2, 3: 3, 6: 4, 4: 5, 7: 6}
+"""OpenPose BODY_25 keypoint index for each of ours that it has (nose stands in for head)."""
+
+
+def map_joints(points: np.ndarray, visible: np.ndarray,
+               mapping: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Map source keypoints (N×2) with visibility flags (N) onto our joints.
+
+    A joint is the mean of the visible source points of its group; it is visible when
+    at least one of them is. Returns (7×2 float32 positions, 7 bool visibility).
+    """
+    points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    visible = np.asarray(visible, dtype=bool).reshape(-1)
+    out = np.zeros((NUM_JOINTS, 2), dtype=np.float32)
+    vis = np.zeros(NUM_JOINTS, dtype=bool)
+    for j, group in enumerate(mapping):
+        members = [i for i in group if i < len(points) and visible[i]]
+        if members:
+            out[j] = points[members].mean(axis=0)
+            vis[j] = True
+    return out, vis

@@ -1,0 +1,110 @@
+"""SpatialNet, its spatial fusion layers and the parametric temporal pooling layer.
+
+Architecture as in the paper (section 2) and the authors' released FLIC fusion model:
+only two 2×2 max-pools, all strides 1 with 'same' padding, so every map after the
+second pool is 64×64. conv3 and conv7 are concatenated as input to five fusion
+convolutions with large kernels. We leave the ReLU off the two heatmap outputs
+(conv8 and fusion5): a ReLU there lets a unit that goes negative early stop learning,
+and the heatmaps are only ever read through argmax and a threshold.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .joints import NUM_JOINTS
+from .presets import Preset
+
+
+def _conv(cin: int, cout: int, k: int, relu: bool = True) -> nn.Sequential:
+    layers: list[nn.Module] = [nn.Conv2d(cin, cout, k, padding=k // 2)]
+    if relu:
+        layers.append(nn.ReLU(inplace=True))
+    return nn.Sequential(*layers)
+
+
+class SpatialNetFusion(nn.Module):
+    """SpatialNet (conv1–conv8) with the spatial fusion branch.
+
+    forward() returns (spatial heatmaps from conv8, fusion heatmaps from fusion5),
+    both N×7×64×64 for N×3×256×256 input in [0, 1].
+    """
+
+    def __init__(self, preset: Preset, num_joints: int = NUM_JOINTS):
+        super().__init__()
+        c1, c2, c3, c4, c5, c6, c7 = preset.spatial
+        f1, f2, f3, f4 = preset.fusion
+        self.preset = preset
+        self.conv1 = _conv(3, c1, 5)
+        self.conv2 = _conv(c1, c2, 5)
+        self.conv3 = _conv(c2, c3, 5)
+        self.conv4 = _conv(c3, c4, 9)
+        self.conv5 = _conv(c4, c5, 9)
+        self.conv6 = _conv(c5, c6, 1)
+        self.conv7 = _conv(c6, c7, 1)
+        self.conv8 = _conv(c7, num_joints, 1, relu=False)
+        self.fusion = nn.Sequential(
+            _conv(c3 + c7, f1, 7),
+            _conv(f1, f2, 13),
+            _conv(f2, f3, 13),
+            _conv(f3, f4, 1),
+            _conv(f4, num_joints, 1, relu=False),
+        )
+        self.pool = nn.MaxPool2d(2, 2)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                nn.init.zeros_(m.bias)
+        # Heatmap outputs start small so the initial loss is that of an all-zero map.
+        for last in (self.conv8[0], self.fusion[-1][0]):
+            nn.init.normal_(last.weight, std=1e-3)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = (x - 0.5) * 2.0
+        x = self.pool(self.conv1(x))
+        x = self.pool(self.conv2(x))
+        f3 = self.conv3(x)
+        x = self.conv7(self.conv6(self.conv5(self.conv4(f3))))
+        spatial = self.conv8(x)
+        fused = self.fusion(torch.cat([f3, x], dim=1))
+        return spatial, fused
+
+
+class TemporalPool(nn.Module):
+    """The paper's parametric pooling layer: a 1×1 convolution per joint over 2n+1 warped maps.
+
+    `weights[j, i]` weighs the map of offset i−n for joint j (t×k weights in all).
+    Frames missing from a truncated window (video start or end, shot cut) are left out
+    and the remaining weights rescaled to the full sum, so that confidence keeps its scale.
+    """
+
+    def __init__(self, window: int, num_joints: int = NUM_JOINTS):
+        super().__init__()
+        self.window = window
+        init = torch.full((num_joints, 2 * window + 1), 1.0 / (2 * window + 1))
+        self.weight = nn.Parameter(init)
+
+    def forward(self, warped: torch.Tensor, present: torch.Tensor | None = None) -> torch.Tensor:
+        """warped: B×(2n+1)×J×H×W; present: B×(2n+1) of 0/1 (all present when None)."""
+        return weighted_pool(warped, self.weight, present)
+
+    def narrowed(self, window: int) -> torch.Tensor:
+        """The central 2·window+1 weights, rescaled to the same sum, for a smaller window."""
+        if window > self.window:
+            raise ValueError(f"window {window} is larger than the trained pooling window {self.window}")
+        c = self.window
+        w = self.weight.detach()[:, c - window : c + window + 1]
+        return w * (self.weight.detach().sum(1, keepdim=True) / w.sum(1, keepdim=True).clamp_min(1e-6))
+
+
+def weighted_pool(warped: torch.Tensor, weight: torch.Tensor, present: torch.Tensor | None = None) -> torch.Tensor:
+    """Per-joint weighted sum over the window: B×T×J×H×W maps, J×T weights -> B×J×H×W.
+
+    Absent slots (present = 0) are dropped and the remaining weights rescaled to the
+    full per-joint sum, so a truncated window keeps the confidence scale.
+    """
+    w = weight.t().unsqueeze(0)  # 1×T×J
+    if present is not None:
+        eff = w * present.to(w.dtype).unsqueeze(-1)
+        w = eff * (w.sum(1, keepdim=True) / eff.sum(1, keepdim=True).clamp_min(1e-6))
+    return (warped * w[..., None, None]).sum(dim=1)

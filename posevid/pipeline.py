@@ -1,0 +1,222 @@
+"""Frames to joints, streamed: the wiring of decode → crop → network → flow → warp and pool → joints.
+
+A frame's state stays in a sliding window only until frame t+n has been pooled, so
+memory is bounded by the window, never by the video's length. The pipeline module only
+wires the modules that do the work together.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import roi as roi_mod
+from . import weights
+from .errors import ModelError, PosevidError
+from .flow import FLOW_METHODS, flow_image, make_flow, to_heatmap
+from .heatmaps import peaks
+from .shots import ShotDetector
+from .streaming import Prefetch
+from .temporal import POOL_METHODS, compose, warp
+from .temporal import pool as pool_maps
+from .tracking import PersonTracker
+from .video import Frame, VideoReader
+from .writers import frame_record
+
+
+def shipped_model(preset: str) -> Path:
+    """The weight file shipped for a preset inside the installed package."""
+    path = Path(str(resources.files("posevid.models").joinpath(f"posevid-{preset}.pt")))
+    if not path.is_file():
+        raise ModelError(f"{path}: no shipped model for preset {preset!r}; give one with --model")
+    return path
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise PosevidError("--device cuda asked for, but this torch has no CUDA device")
+    return torch.device(name)
+
+
+@dataclass
+class FrameState:
+    """What the sliding window keeps of one frame until its neighbours are done with it."""
+
+    frame: Frame
+    roi: roi_mod.Roi | None
+    heatmap: torch.Tensor | None = None          # J×H×W (fusion output)
+    grey: np.ndarray | None = None               # small grey input for flow
+    fwd: torch.Tensor | None = None              # flow to the next frame, 2×H×W
+    bwd: torch.Tensor | None = None              # flow to the previous frame, 2×H×W
+    segment: int = 0                             # shot index: never pool across segments
+    status: str = "ok"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Annotator:
+    """Runs the whole method on videos. Settings are the `annotate` config section."""
+
+    def __init__(self, settings: dict[str, Any]):
+        self.s = settings
+        if settings["flow"] not in FLOW_METHODS:
+            raise PosevidError(f"unknown flow method {settings['flow']!r} ({', '.join(FLOW_METHODS)})")
+        if settings["pool"] not in POOL_METHODS:
+            raise PosevidError(f"unknown pooling {settings['pool']!r} ({', '.join(POOL_METHODS)})")
+        self.device = pick_device(settings["device"])
+        self.model_path = Path(settings["model"]) if settings.get("model") else shipped_model(settings["preset"])
+        self.net, self.pool_layer, self.meta = weights.load(self.model_path, self.device)
+        self.input_size = self.net.preset.input_size
+        self.heatmap_size = self.net.preset.heatmap_size
+        trained = self.pool_layer.window if self.pool_layer is not None else 0
+        n = settings.get("window")
+        self.window = trained if n is None else int(n)
+        if self.window < 0:
+            raise PosevidError("--window must be 0 or more")
+        if settings["flow"] == "none":
+            self.window = 0
+        self.pool_weights = None
+        if settings["pool"] == "parametric" and self.window > 0:
+            if self.pool_layer is None:
+                raise ModelError(f"{self.model_path}: has no pooling layer; use --pool sum or max")
+            try:
+                self.pool_weights = self.pool_layer.narrowed(self.window).to(self.device)
+            except ValueError as e:
+                raise PosevidError(str(e)) from None
+        self.flow_fn = make_flow(settings["flow"]) if self.window > 0 else None
+
+    def describe(self) -> dict[str, Any]:
+        """The model part of the output JSON."""
+        return {"file": str(self.model_path), "preset": self.net.preset.name,
+                "stage": self.meta.get("stage"), "iterations": self.meta.get("iterations"),
+                "window_trained": self.pool_layer.window if self.pool_layer is not None else None,
+                "device": str(self.device)}
+
+    # --- the network ---------------------------------------------------------------------------
+    @torch.inference_mode()
+    def heatmaps(self, inputs: list[np.ndarray]) -> torch.Tensor:
+        """Fusion heatmaps (B×J×H×W) for a batch of RGB network inputs."""
+        x = torch.from_numpy(np.stack(inputs)).to(self.device).permute(0, 3, 1, 2).float().div_(255.0)
+        if self.device.type == "cuda":
+            with torch.autocast("cuda", dtype=torch.float16):
+                _, fused = self.net(x)
+            return fused.float()
+        return self.net(x)[1]
+
+    # --- streaming -----------------------------------------------------------------------------
+    def run(self, reader: VideoReader) -> Iterator[tuple[FrameState, dict[str, Any]]]:
+        """Yield (state, JSON frame record) for every frame, in order."""
+        s = self.s
+        info = reader.info
+        if s.get("box") is not None:
+            fixed = roi_mod.from_box(*s["box"])
+        elif s["roi"] == "letterbox":
+            fixed = roi_mod.letterbox(info.width, info.height)
+        else:
+            fixed = None
+        tracker = None if fixed is not None else PersonTracker(s["person"], self.input_size)
+        shots = ShotDetector(s.get("cut_threshold"), s.get("max_gap"))
+        self.cuts = shots.cuts
+        self.max_buffered = 0
+        window: list[FrameState] = []   # frames whose heatmaps are still needed, oldest first
+        pending: list[tuple[FrameState, np.ndarray]] = []
+        emitted = 0                     # frame index of the next frame to emit
+        prefetch = Prefetch(reader.frames(), size=max(8, s["batch_size"] * 2))
+        try:
+            for frame in prefetch:
+                region = fixed if tracker is None else tracker.region(frame.image, frame.index)
+                st = FrameState(frame, region, status="ok" if region is not None else "no_person")
+                inp = roi_mod.crop(frame.image, region or roi_mod.letterbox(info.width, info.height), self.input_size)
+                st.segment = shots.update(inp, frame.time, frame.index)
+                pending.append((st, inp))
+                if len(pending) >= s["batch_size"]:
+                    self._ingest(pending, window)
+                    pending = []
+                    done, window, emitted = self._emit_ready(window, emitted, final=False)
+                    yield from done
+            if pending:
+                self._ingest(pending, window)
+            done, window, emitted = self._emit_ready(window, emitted, final=True)
+            yield from done
+        finally:
+            prefetch.close()
+
+    def _ingest(self, batch: list[tuple[FrameState, np.ndarray]], window: list[FrameState]) -> None:
+        """Run the network on a batch and append its frames to the window, with their flows."""
+        maps = self.heatmaps([inp for _, inp in batch])
+        for (st, inp), hm in zip(batch, maps, strict=True):
+            st.heatmap = hm
+            if self.flow_fn is not None:
+                st.grey = flow_image(inp, self.s["flow_size"])
+                prev = window[-1] if window else None
+                if prev is not None and prev.segment == st.segment and prev.grey is not None:
+                    size = self.heatmap_size
+                    prev.fwd = torch.from_numpy(to_heatmap(self.flow_fn(prev.grey, st.grey), size)).to(self.device)
+                    st.bwd = torch.from_numpy(to_heatmap(self.flow_fn(st.grey, prev.grey), size)).to(self.device)
+                if prev is not None:
+                    prev.grey = None  # its flows are done
+            window.append(st)
+        self.max_buffered = max(self.max_buffered, len(window))
+
+    def _emit_ready(self, window: list[FrameState], emitted: int,
+                    final: bool) -> tuple[list[tuple[FrameState, dict[str, Any]]], list[FrameState], int]:
+        """Pool every frame whose future neighbours are all in, and drop frames no one needs."""
+        n = self.window
+        out = []
+        while window:
+            k = emitted - window[0].frame.index
+            if k >= len(window):
+                break
+            t = window[k]
+            later = window[k + 1 : k + 1 + n]
+            if not (final or len(later) == n or (later and later[-1].segment != t.segment)):
+                break
+            out.append((t, self._pool_frame(window, k)))
+            emitted += 1
+            drop = k + 1 - n  # frames before the next frame's window
+            if drop > 0:
+                window = window[drop:]
+        return out, window, emitted
+
+    def _pool_frame(self, window: list[FrameState], k: int) -> dict[str, Any]:
+        t = window[k]
+        n = self.window
+        hm = t.heatmap
+        if n > 0:
+            seg = t.segment
+            fut = [s for s in window[k + 1 : k + 1 + n] if s.segment == seg]
+            past = [s for s in reversed(window[max(0, k - n) : k]) if s.segment == seg]
+            fut = fut[: next((i for i, s in enumerate([t] + fut[:-1]) if s.fwd is None), len(fut))]
+            past = past[: next((i for i, s in enumerate([t] + past[:-1]) if s.bwd is None), len(past))]
+            size = self.heatmap_size
+            tracks_f = compose([s.fwd for s in [t] + fut[:-1]], size) if fut else []
+            tracks_b = compose([s.bwd for s in [t] + past[:-1]], size) if past else []
+            maps = torch.zeros((2 * n + 1, *hm.shape), device=hm.device)
+            present = torch.zeros(2 * n + 1, device=hm.device)
+            maps[n], present[n] = hm, 1
+            others = fut + past
+            if others:
+                pos = torch.stack(tracks_f + tracks_b)
+                warped = warp(torch.stack([s.heatmap for s in others]), pos)
+                slots = [n + 1 + i for i in range(len(fut))] + [n - 1 - i for i in range(len(past))]
+                maps[slots] = warped
+                present[slots] = 1
+            hm = pool_maps(maps, present, self.s["pool"], self.pool_layer, self.pool_weights)
+        if t.roi is None:
+            return frame_record(t.frame.index, t.frame.time, None, None, self.s["threshold"], None, t.status)
+        pts, conf = peaks(hm, self.input_size)
+        joints = t.roi.to_frame(pts.astype(np.float64), self.input_size)
+        return frame_record(t.frame.index, t.frame.time, joints, conf, self.s["threshold"],
+                            t.roi.as_xywh(), t.status)
+
+
+def overlay_image(image: np.ndarray, record: dict[str, Any], show_box: bool) -> np.ndarray:
+    from .writers import draw_skeleton  # noqa: PLC0415
+
+    return draw_skeleton(image.copy(), record, record.get("box") if show_box else None)

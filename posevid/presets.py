@@ -1,0 +1,51 @@
+"""Model presets as plain data: one named record per network size.
+
+The `paper` preset is the authors' released FLIC fusion model at full width (about
+70 GMAC a frame). The narrower presets keep every layer, kernel and the 64×64 output
+and only scale channel counts. Measured on 2 CPU cores (batches of 8): `cpu-wide`
+(quarter width, the design note's suggestion) 56 ms a frame and 1.4 s a training step;
+`cpu` (eighth width) 17 ms a frame and 0.36 s a step, which leaves room for flow,
+decoding and encoding at video rate and trains four times as many steps per hour.
+`tiny` exists for tests.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Channel widths of SpatialNet (conv1–conv7) and of the fusion layers (fusion1–fusion4)."""
+
+    name: str
+    spatial: tuple[int, ...]
+    fusion: tuple[int, ...]
+    input_size: int = 256
+    heatmap_size: int = 64
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _scaled(name: str, width: float) -> Preset:
+    """Scale the paper's channel counts by `width` (rounded, at least 8)."""
+    spatial = (128, 128, 128, 256, 512, 256, 256)
+    fusion = (64, 64, 128, 256)
+    scale = lambda cs: tuple(max(8, int(round(c * width))) for c in cs)  # noqa: E731
+    return Preset(name=name, spatial=scale(spatial), fusion=scale(fusion))
+
+
+PRESETS: dict[str, Preset] = {
+    "paper": _scaled("paper", 1.0),
+    "cpu-wide": _scaled("cpu-wide", 0.25),
+    "cpu": _scaled("cpu", 0.125),
+    "tiny": _scaled("tiny", 0.0625),
+}
+
+
+def get_preset(name: str) -> Preset:
+    """Look a preset up by name, with an error that lists the known ones."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown preset {name!r}; known: {', '.join(PRESETS)}") from None

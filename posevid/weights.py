@@ -1,0 +1,67 @@
+"""Weight files: one file per model, with its preset, joints and pooling window beside the tensors.
+
+Saved with torch.save and loaded with torch.load(weights_only=True), which refuses
+arbitrary pickled objects, so a downloaded weight file cannot run code.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .errors import ModelError
+from .joints import JOINTS
+from .nets import SpatialNetFusion, TemporalPool
+from .presets import Preset
+
+MAGIC = "posevid-weights"
+
+
+def save(path: str | Path, net: SpatialNetFusion, pool: TemporalPool | None, meta: dict[str, Any]) -> None:
+    """Write a weight file atomically (temporary name, then rename)."""
+    path = Path(path)
+    info = {"preset": net.preset.to_dict(), "joints": list(JOINTS),
+            "window": pool.window if pool is not None else None, **meta}
+    blob = {"magic": MAGIC, "meta": json.dumps(info),
+            "net": {k: v.detach().cpu() for k, v in net.state_dict().items()},
+            "pool": pool.weight.detach().cpu() if pool is not None else torch.zeros(0)}
+    tmp = path.with_name(f".{path.name}.part")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(blob, tmp)
+    tmp.replace(path)
+
+
+def load(path: str | Path, device: str | torch.device = "cpu") -> tuple[SpatialNetFusion, TemporalPool | None, dict]:
+    """Load a weight file into a fresh network; every failure is a ModelError naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"{path}: model file not found")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - torch raises many types for a corrupt file
+        raise ModelError(f"{path}: not a readable weight file ({str(e).splitlines()[0][:120]})") from None
+    if not isinstance(blob, dict) or blob.get("magic") != MAGIC:
+        raise ModelError(f"{path}: not a posevid weight file")
+    try:
+        meta = json.loads(blob["meta"])
+        p = meta["preset"]
+        preset = Preset(name=p["name"], spatial=tuple(p["spatial"]), fusion=tuple(p["fusion"]),
+                        input_size=p["input_size"], heatmap_size=p["heatmap_size"])
+        if meta["joints"] != list(JOINTS):
+            raise ModelError(f"{path}: trained for joints {meta['joints']}, not {list(JOINTS)}")
+        net = SpatialNetFusion(preset)
+        net.load_state_dict(blob["net"])
+        pool = None
+        if meta.get("window") is not None:
+            pool = TemporalPool(int(meta["window"]))
+            pool.weight.data.copy_(blob["pool"])
+    except ModelError:
+        raise
+    except (KeyError, RuntimeError, ValueError, TypeError) as e:
+        raise ModelError(f"{path}: weights do not fit the architecture ({str(e).splitlines()[0][:120]})") from None
+    net.eval().to(device)
+    if pool is not None:
+        pool.eval().to(device)
+    return net, pool, meta

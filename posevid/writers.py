@@ -1,0 +1,174 @@
+"""Output writers: streamed JSON and CSV, skeleton drawing, and atomic file replacement.
+
+Every output is written under a temporary name in the destination folder and renamed
+when complete, so a crash, Ctrl-C or full disk never leaves a truncated file under the
+final name (rename is atomic on one filesystem).
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import cv2
+import numpy as np
+
+from .errors import OutputError
+from .joints import JOINT_COLOURS, JOINTS, SKELETON
+
+FORMAT_NAME = "posevid"
+FORMAT_VERSION = 1
+CSV_COLUMNS = ("frame", "time", "joint", "x", "y", "confidence", "visible")
+
+
+def temp_path(final: Path) -> Path:
+    """The temporary name an output is written under before it is renamed to `final`."""
+    return final.with_name(f".{final.name}.part")
+
+
+def commit(temp: Path, final: Path) -> None:
+    """Make a finished temporary file visible under its final name."""
+    os.replace(temp, final)
+
+
+def discard(temp: Path) -> None:
+    try:
+        temp.unlink()
+    except FileNotFoundError:
+        pass
+
+
+def _open_text(path: Path) -> IO[str]:
+    try:
+        return open(path, "w", encoding="utf-8", newline="")
+    except OSError as e:
+        raise OutputError(f"{path.parent}: cannot write ({e.strerror})") from None
+
+
+def frame_record(index: int, time: float, joints: np.ndarray | None, confidence: np.ndarray | None,
+                 threshold: float, box: Sequence[float] | None = None, status: str = "ok") -> dict[str, Any]:
+    """One frame of the JSON format: named joints with x, y (null when not visible) and confidence."""
+    rec: dict[str, Any] = {"index": index, "time": round(time, 6), "status": status}
+    named = {}
+    for j, name in enumerate(JOINTS):
+        c = float(confidence[j]) if confidence is not None else 0.0
+        visible = joints is not None and c >= threshold and bool(np.isfinite(joints[j]).all())
+        named[name] = {
+            "x": round(float(joints[j, 0]), 2) if visible else None,
+            "y": round(float(joints[j, 1]), 2) if visible else None,
+            "confidence": round(c, 4),
+            "visible": visible,
+        }
+    rec["joints"] = named
+    rec["box"] = [round(float(v), 2) for v in box] if box is not None else None
+    return rec
+
+
+class JsonWriter:
+    """Streams the posevid JSON document: header fields, the frames list, then trailer fields.
+
+    Frames are written as they come (one per line) so memory does not grow with the video.
+    """
+
+    def __init__(self, final: Path, header: dict[str, Any]):
+        self.final = Path(final)
+        self.temp = temp_path(self.final)
+        self.f = _open_text(self.temp)
+        head = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "joints": list(JOINTS), **header}
+        text = json.dumps(head, indent=1)
+        self.f.write(text[:-2] + ',\n "frames": [\n')
+        self.count = 0
+
+    def add(self, record: dict[str, Any]) -> None:
+        self.f.write((",\n" if self.count else "") + json.dumps(record, separators=(",", ":")))
+        self.count += 1
+
+    def close(self, trailer: dict[str, Any]) -> None:
+        tail = json.dumps(trailer, indent=1)
+        self.f.write("\n ]" + ("," + tail[1:] if trailer else "\n}"))
+        self.f.close()
+        commit(self.temp, self.final)
+
+    def abort(self) -> None:
+        self.f.close()
+        discard(self.temp)
+
+
+class CsvWriter:
+    """One row per frame and joint; x and y are empty when the joint is not visible."""
+
+    def __init__(self, final: Path):
+        self.final = Path(final)
+        self.temp = temp_path(self.final)
+        self.f = _open_text(self.temp)
+        self.w = csv.writer(self.f)
+        self.w.writerow(CSV_COLUMNS)
+
+    def add(self, record: dict[str, Any]) -> None:
+        for name, j in record["joints"].items():
+            self.w.writerow([record["index"], record["time"], name,
+                             "" if j["x"] is None else j["x"], "" if j["y"] is None else j["y"],
+                             j["confidence"], int(j["visible"])])
+
+    def close(self) -> None:
+        self.f.close()
+        commit(self.temp, self.final)
+
+    def abort(self) -> None:
+        self.f.close()
+        discard(self.temp)
+
+
+def draw_skeleton(image: np.ndarray, record: dict[str, Any], box: Sequence[float] | None = None) -> np.ndarray:
+    """Draw the visible joints and skeleton edges of one frame record onto an RGB image (in place)."""
+    h, w = image.shape[:2]
+    scale = max(1.0, min(h, w) / 360.0)
+    thick = max(1, int(round(2 * scale)))
+    radius = max(2, int(round(4 * scale)))
+    pts: list[tuple[int, int] | None] = []
+    for name in JOINTS:
+        j = record["joints"][name]
+        pts.append(None if j["x"] is None else (int(round(j["x"])), int(round(j["y"]))))
+    bgr = image[:, :, ::-1]
+    canvas = np.ascontiguousarray(bgr)
+    for a, b in SKELETON:
+        if pts[a] is not None and pts[b] is not None:
+            cv2.line(canvas, pts[a], pts[b], JOINT_COLOURS[b], thick, cv2.LINE_AA)
+    for i, p in enumerate(pts):
+        if p is not None:
+            cv2.circle(canvas, p, radius, JOINT_COLOURS[i], -1, cv2.LINE_AA)
+    if box is not None:
+        x, y, bw, bh = (int(round(v)) for v in box)
+        cv2.rectangle(canvas, (x, y), (x + bw, y + bh), (0, 255, 0), 1)
+    return np.ascontiguousarray(canvas[:, :, ::-1])
+
+
+def read_json(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a posevid JSON document (ours or a user's corrected copy)."""
+    with open(path, encoding="utf-8") as f:
+        doc = json.load(f)
+    if doc.get("format") != FORMAT_NAME:
+        raise ValueError(f"{path}: not a posevid JSON file")
+    return doc
+
+
+def record_arrays(record: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """(7×2 positions with NaN for invisible joints, 7 confidences) of one frame record."""
+    xy = np.full((len(JOINTS), 2), np.nan, dtype=np.float32)
+    conf = np.zeros(len(JOINTS), dtype=np.float32)
+    for i, name in enumerate(JOINTS):
+        j = record["joints"].get(name)
+        if j is None:
+            continue
+        conf[i] = j.get("confidence", 0.0) or 0.0
+        if j.get("x") is not None and j.get("y") is not None and j.get("visible", True):
+            xy[i] = (j["x"], j["y"])
+    return xy, conf
+
+
+def finite(v: float) -> bool:
+    return v is not None and math.isfinite(v)

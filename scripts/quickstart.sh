@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Set up and run the main job: annotate one video (default: a clip from ../shared/data) into out/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+VIDEO=${1:-../shared/data/pose2sim-demo/single-person/cam02.mp4}
+.venv/bin/posevid annotate "$VIDEO" -o out/ --overwrite
