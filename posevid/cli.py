@@ -214,5 +214,22 @@ def train(config_file: str, resume: bool, device: str, iterations: int | None, e
     click.echo(f"weights written to {path}")
 
 
+@main.command("eval")
+@click.argument("config_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--model", type=click.Path(dir_okay=False), help="Weight file (overrides eval.model).")
+@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), help="Output folder (overrides eval.out).")
+@click.option("-q", "--quiet", is_flag=True)
+@friendly
+def evaluate(config_file: str, model: str | None, out_dir: str | None, quiet: bool) -> None:
+    """Accuracy against distance (the paper's metric) on labelled images and videos: table, CSV, plot."""
+    from .config import section  # noqa: PLC0415
+    from .evaluate import format_table, run_eval  # noqa: PLC0415
+
+    cfg = section("eval", config_file, model=model, out=out_dir)
+    summary = run_eval(cfg, progress=not quiet)
+    click.echo(format_table(summary))
+    click.echo(f"written: {cfg['out']}/accuracy.csv, summary.json and plots")
+
+
 if __name__ == "__main__":
     main()

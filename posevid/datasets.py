@@ -39,6 +39,7 @@ class Sample:
     joints: np.ndarray   # 7×2 float32
     labelled: np.ndarray  # 7 bool
     time: float = 0.0
+    torso: float | None = None  # for torso-normalised PCK, when the format has hips
 
 
 def read_joints_mat(labels: Path, images: Path, first: int = 1, last: int | None = None) -> list[Sample]:
@@ -69,10 +70,13 @@ def read_joints_mat(labels: Path, images: Path, first: int = 1, last: int | None
         xy = p[:, :2]
         ok = np.isfinite(xy).all(1) & (xy >= 0).all(1)
         joints, labelled = map_joints(xy, ok, mapping)
+        torso = None
+        if mapping is LSP_MAPPING and ok[8] and ok[3]:
+            torso = float(np.linalg.norm(xy[8] - xy[3]))  # right shoulder to left hip, as in LSP's PCK
         path = images / f"im{k:05d}.jpg"
         if not path.exists():
             path = images / f"im{k:04d}.jpg"
-        samples.append(Sample(str(path), None, joints, labelled))
+        samples.append(Sample(str(path), None, joints, labelled, torso=torso))
     return samples
 
 
@@ -226,3 +230,28 @@ def iterate_sources(specs: Iterable[dict[str, Any]], base: Path = Path(".")) -> 
     for spec in specs:
         out.extend(read_source(spec, base))
     return out
+
+
+def videos_of(samples: list[Sample]) -> dict[str, dict[int, Sample]]:
+    """Group video samples by video file, keyed by frame index."""
+    out: dict[str, dict[int, Sample]] = {}
+    for s in samples:
+        if s.frame is not None:
+            out.setdefault(s.source, {})[s.frame] = s
+    return out
+
+
+def label_regions(labels: dict[int, Sample]):
+    """A per-frame region chooser for the pipeline: the labelled upper-body box of each frame,
+    holding the last one over unlabelled frames (so evaluation measures pose, not tracking)."""
+    last: list[Roi | None] = [None]
+
+    def region(frame) -> Roi | None:  # noqa: ANN001 - a video.Frame
+        s = labels.get(frame.index)
+        if s is not None:
+            r = from_joints(s.joints, s.labelled)
+            if r is not None:
+                last[0] = r
+        return last[0]
+
+    return region

@@ -6,7 +6,7 @@ wires the modules that do the work together.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -103,24 +103,34 @@ class Annotator:
     def heatmaps(self, inputs: list[np.ndarray]) -> torch.Tensor:
         """Fusion heatmaps (B×J×H×W) for a batch of RGB network inputs."""
         x = torch.from_numpy(np.stack(inputs)).to(self.device).permute(0, 3, 1, 2).float().div_(255.0)
+        which = 0 if self.s.get("heatmap") == "spatial" else 1
         if self.device.type == "cuda":
             with torch.autocast("cuda", dtype=torch.float16):
-                _, fused = self.net(x)
-            return fused.float()
-        return self.net(x)[1]
+                out = self.net(x)[which]
+            return out.float()
+        return self.net(x)[which]
 
     # --- streaming -----------------------------------------------------------------------------
-    def run(self, reader: VideoReader) -> Iterator[tuple[FrameState, dict[str, Any]]]:
-        """Yield (state, JSON frame record) for every frame, in order."""
+    def run(self, reader: VideoReader, regions: Callable[[Frame], roi_mod.Roi | None] | None = None,
+            keep_stacks: bool = False) -> Iterator[tuple[FrameState, dict[str, Any]]]:
+        """Yield (state, JSON frame record) for every frame, in order.
+
+        `regions` overrides how each frame's region of interest is chosen (evaluation and
+        pooling training use the labelled box); with `keep_stacks` each state keeps its
+        warped window (state.extra["stack"], ["present"]) for training the pooling layer.
+        """
         s = self.s
         info = reader.info
-        if s.get("box") is not None:
+        self.keep_stacks = keep_stacks
+        if regions is not None:
+            fixed = None
+        elif s.get("box") is not None:
             fixed = roi_mod.from_box(*s["box"])
         elif s["roi"] == "letterbox":
             fixed = roi_mod.letterbox(info.width, info.height)
         else:
             fixed = None
-        tracker = None if fixed is not None else PersonTracker(s["person"], self.input_size)
+        tracker = None if fixed is not None or regions is not None else PersonTracker(s["person"], self.input_size)
         shots = ShotDetector(s.get("cut_threshold"), s.get("max_gap"))
         self.cuts = shots.cuts
         self.max_buffered = 0
@@ -130,7 +140,10 @@ class Annotator:
         prefetch = Prefetch(reader.frames(), size=max(8, s["batch_size"] * 2))
         try:
             for frame in prefetch:
-                region = fixed if tracker is None else tracker.region(frame.image, frame.index)
+                if regions is not None:
+                    region = regions(frame)
+                else:
+                    region = fixed if tracker is None else tracker.region(frame.image, frame.index)
                 st = FrameState(frame, region, status="ok" if region is not None else "no_person")
                 inp = roi_mod.crop(frame.image, region or roi_mod.letterbox(info.width, info.height), self.input_size)
                 st.segment = shots.update(inp, frame.time, frame.index)
@@ -184,30 +197,47 @@ class Annotator:
                 window = window[drop:]
         return out, window, emitted
 
+    def window_maps(self, window: list[FrameState], k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The (2n+1)×J×H×W heatmaps of frame window[k]'s neighbours warped onto it, and which exist.
+
+        Slot n is the frame itself, n+i the frame i later, n−i the frame i earlier. A neighbour
+        is used only if it is in the same shot and every flow on the way to it exists.
+        """
+        t, n = window[k], self.window
+        hm = t.heatmap
+        maps = torch.zeros((2 * n + 1, *hm.shape), device=hm.device)
+        present = torch.zeros(2 * n + 1, device=hm.device)
+        maps[n], present[n] = hm, 1
+        chains = []  # (slot step, states in order away from t, flow attribute)
+        for step, states, attr in ((1, window[k + 1 : k + 1 + n], "fwd"), (-1, window[max(0, k - n) : k][::-1], "bwd")):
+            flows, used, prev = [], [], t
+            for st in states:
+                f = getattr(prev, attr)
+                if st.segment != t.segment or f is None:
+                    break
+                flows.append(f)
+                used.append(st)
+                prev = st
+            chains.append((step, used, flows))
+        pos, src, slots = [], [], []
+        for step, used, flows in chains:
+            pos += compose(flows, self.heatmap_size)
+            src += [st.heatmap for st in used]
+            slots += [n + step * (i + 1) for i in range(len(used))]
+        if slots:
+            maps[slots] = warp(torch.stack(src), torch.stack(pos))
+            present[slots] = 1
+        return maps, present
+
     def _pool_frame(self, window: list[FrameState], k: int) -> dict[str, Any]:
         t = window[k]
-        n = self.window
         hm = t.heatmap
-        if n > 0:
-            seg = t.segment
-            fut = [s for s in window[k + 1 : k + 1 + n] if s.segment == seg]
-            past = [s for s in reversed(window[max(0, k - n) : k]) if s.segment == seg]
-            fut = fut[: next((i for i, s in enumerate([t] + fut[:-1]) if s.fwd is None), len(fut))]
-            past = past[: next((i for i, s in enumerate([t] + past[:-1]) if s.bwd is None), len(past))]
-            size = self.heatmap_size
-            tracks_f = compose([s.fwd for s in [t] + fut[:-1]], size) if fut else []
-            tracks_b = compose([s.bwd for s in [t] + past[:-1]], size) if past else []
-            maps = torch.zeros((2 * n + 1, *hm.shape), device=hm.device)
-            present = torch.zeros(2 * n + 1, device=hm.device)
-            maps[n], present[n] = hm, 1
-            others = fut + past
-            if others:
-                pos = torch.stack(tracks_f + tracks_b)
-                warped = warp(torch.stack([s.heatmap for s in others]), pos)
-                slots = [n + 1 + i for i in range(len(fut))] + [n - 1 - i for i in range(len(past))]
-                maps[slots] = warped
-                present[slots] = 1
+        if self.window > 0:
+            maps, present = self.window_maps(window, k)
+            if self.keep_stacks:
+                t.extra["stack"], t.extra["present"] = maps.half().cpu(), present.cpu()
             hm = pool_maps(maps, present, self.s["pool"], self.pool_layer, self.pool_weights)
+        t.extra["heatmap"] = hm
         if t.roi is None:
             return frame_record(t.frame.index, t.frame.time, None, None, self.s["threshold"], None, t.status)
         pts, conf = peaks(hm, self.input_size)
@@ -217,6 +247,7 @@ class Annotator:
 
 
 def overlay_image(image: np.ndarray, record: dict[str, Any], show_box: bool) -> np.ndarray:
+    """A copy of the frame with the record's skeleton (and region, if asked) drawn on it."""
     from .writers import draw_skeleton  # noqa: PLC0415
 
     return draw_skeleton(image.copy(), record, record.get("box") if show_box else None)
