@@ -50,15 +50,19 @@ def output_paths(video: Path, out_dir: Path, settings: dict[str, Any]) -> dict[s
     return paths
 
 
-def check_outputs(paths: dict[str, Path], overwrite: bool) -> None:
-    """Refuse to clobber finished outputs, and fail early when the folder is not writable."""
-    out_dir = next(iter(paths.values())).parent
+def ensure_writable_dir(out_dir: Path) -> None:
+    """Create an output folder, or fail with one line when that or writing into it is impossible."""
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise OutputError(f"{out_dir}: cannot create output folder ({e.strerror})") from None
     if not os.access(out_dir, os.W_OK):
         raise OutputError(f"{out_dir}: output folder is not writable")
+
+
+def check_outputs(paths: dict[str, Path], overwrite: bool) -> None:
+    """Refuse to clobber finished outputs, and fail early when the folder is not writable."""
+    ensure_writable_dir(next(iter(paths.values())).parent)
     if not overwrite:
         existing = [str(p) for p in paths.values() if p.exists()]
         if existing:

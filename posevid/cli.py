@@ -141,6 +141,63 @@ def annotate(videos: tuple[Path, ...], out_dir: Path, overwrite: bool, quiet: bo
 
 
 @main.command()
+@click.argument("in_dir", type=click.Path(path_type=Path))
+@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Output folder; mirrors the input folder's structure.")
+@click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="Videos processed at once (processes sharing the cores).")
+@click.option("--ray", "ray_address",
+              help="Distribute videos over an existing Ray cluster (e.g. auto, ray://host:10001).")
+@pipeline_options
+@friendly
+def batch(in_dir: Path, out_dir: Path, workers: int, ray_address: str | None, overwrite: bool, quiet: bool,
+          config_file: str | None, **flags: Any) -> None:
+    """Annotate every video under IN_DIR (recursively), resumably; a manifest records each attempt."""
+    from tqdm import tqdm  # noqa: PLC0415
+
+    from .batch import find_videos, run_batch, summary_table  # noqa: PLC0415
+    from .pipeline import Annotator  # noqa: PLC0415
+
+    settings = annotate_settings(config_file, **flags)
+    Annotator(settings)  # fail now, once, on a bad model or setting, not in every worker
+    if not in_dir.is_dir():
+        raise PosevidError(f"{in_dir}: not a folder")
+    bar = tqdm(total=len(find_videos(in_dir)), disable=quiet, unit="video", dynamic_ncols=True)
+
+    def report(o: dict[str, Any]) -> None:
+        bar.update(1)
+        if o["status"] == "failed":
+            bar.write(f"posevid: error: {o['error']}", file=sys.stderr)
+
+    outcomes = run_batch(in_dir, out_dir, settings, workers, overwrite, ray_address, report)
+    bar.close()
+    if not quiet:
+        click.echo(summary_table(outcomes))
+    if any(o["status"] == "failed" for o in outcomes):
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("out_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write one CSV of every result.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "openpose"]), default="csv", show_default=True)
+@click.option("--dest", type=click.Path(file_okay=False, path_type=Path), help="Folder for --format openpose.")
+@friendly
+def export(out_dir: Path, csv_path: Path | None, fmt: str, dest: Path | None) -> None:
+    """Gather the results under OUT_DIR into one CSV, or into OpenPose per-frame JSON."""
+    from .export import export_csv, export_openpose  # noqa: PLC0415
+
+    if fmt == "openpose":
+        n = export_openpose(out_dir, dest or out_dir / "openpose")
+        click.echo(f"{n} OpenPose files written under {dest or out_dir / 'openpose'}")
+        return
+    if csv_path is None:
+        raise click.UsageError("give --csv FILE (or --format openpose)")
+    click.echo(f"{export_csv(out_dir, csv_path)} rows written to {csv_path}")
+
+
+@main.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder for the label files (NAME.json).")

@@ -60,7 +60,7 @@ COCO_MAPPING: tuple[tuple[int, ...], ...] = ((0, 1, 2, 3, 4), (6,), (5,), (8,), 
 MEDIAPIPE_MAPPING: tuple[tuple[int, ...], ...] = ((0, 2, 5, 7, 8), (12,), (11,), (14,), (13,), (16,), (15,))
 """MediaPipe Pose (33 landmarks: nose 0, eyes 2/5, ears 7/8, shoulders 11/12, elbows 13/14, wrists 15/16)."""
 
-OPENPOSE_BODY25_FROM_OURS: dict[int, int] = {0: 0, 2: 1, 5: 2, 3: 3, 6: 4, 4: 5, 7: 6}
+OPENPOSE_BODY25_FROM_OURS: dict[int, int] = {0: 0, 1: 2, 2: 5, 3: 3, 4: 6, 5: 4, 6: 7}
 """OpenPose BODY_25 keypoint index for each of ours that it has (nose stands in for head)."""
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Set up (with the test and teacher extras) and run the whole test suite and the linter.
+# Set up (with the test, teacher and cluster extras) and run the whole test suite and the linter.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-EXTRAS=dev,teacher bash scripts/setup.sh
+EXTRAS=dev,teacher,cluster bash scripts/setup.sh
 .venv/bin/ruff check .
 .venv/bin/python -m pytest -q "$@"

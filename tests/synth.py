@@ -44,10 +44,10 @@ def draw_figure(img: np.ndarray, joints: np.ndarray, scale: float) -> np.ndarray
 
 def make_video(path: Path, frames: int = 20, size: tuple[int, int] = (160, 120), fps: int = 25,
                audio: bool = False, rotation: int = 0, codec: str = "libx264", moving: bool = True,
-               pix_fmt: str = "yuv420p", cuts: tuple[int, ...] = ()) -> list[np.ndarray]:
+               pix_fmt: str = "yuv420p", cuts: tuple[int, ...] = (), fmt: str | None = None) -> list[np.ndarray]:
     """Encode a video of a stick figure over a texture; returns the figure's joints per frame."""
     w, h = size
-    out = av.open(str(path), mode="w")
+    out = av.open(str(path), mode="w", format=fmt)
     vs = out.add_stream(codec, rate=fps)
     vs.width, vs.height, vs.pix_fmt = w, h, pix_fmt
     if rotation:
