@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import av
 from tqdm import tqdm
 
-from .errors import OutputError
+from .errors import OutputError, PosevidError, output_error
 from .pipeline import Annotator, overlay_image
 from .streaming import Worker
 from .video import OverlayWriter, VideoReader
@@ -82,6 +83,7 @@ def annotate_video(annotator: Annotator, video: Path, out_dir: Path, overwrite: 
                   "settings": {k: v for k, v in s.items()}, "posevid_version": __version__}
         writers: list[Any] = []
         overlay = None
+        encoder = None
         try:
             js = JsonWriter(paths["json"], header)
             writers.append(js)
@@ -106,10 +108,13 @@ def annotate_video(annotator: Annotator, video: Path, out_dir: Path, overwrite: 
                 bar.update(1)
             bar.close()
             if encoder:
-                encoder.finish()
+                encoder, running = None, encoder
+                running.finish()
             warnings = list(info.warnings)
             if reader.corrupt_packets:
                 warnings.append(f"{reader.corrupt_packets} corrupt or unreadable packet(s) skipped")
+            if info.frame_count and count < info.frame_count:
+                warnings.append(f"decoded {count} of the {info.frame_count} frames the container announces")
             if count and no_person == count:
                 warnings.append("no person found in any frame")
             trailer = {"cuts": annotator.cuts, "summary": {
@@ -122,13 +127,17 @@ def annotate_video(annotator: Annotator, video: Path, out_dir: Path, overwrite: 
             if csv_w:
                 csv_w.close()
             js.close(trailer)  # last: a finished JSON marks a finished video
-        except BaseException:
+        except BaseException as e:
+            if encoder is not None:
+                encoder.cancel()
             for w in writers:
                 w.abort()
             if overlay is not None:
                 overlay.abort()
             if "mp4" in paths:
                 discard(temp_path(paths["mp4"]))
+            if isinstance(e, (OSError, av.FFmpegError)) and not isinstance(e, PosevidError):
+                raise output_error(out_dir, e) from None
             raise
     return Result(str(video), count, time.perf_counter() - start, [str(p) for p in paths.values()],
                   no_person, reader.corrupt_packets, warnings)

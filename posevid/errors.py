@@ -5,6 +5,9 @@ Documented in docs/cli.md: 0 success, 1 some videos in a batch failed, 2 usage e
 """
 from __future__ import annotations
 
+import errno
+from pathlib import Path
+
 
 class PosevidError(Exception):
     """Base class: str(error) is the one line the user sees."""
@@ -28,3 +31,14 @@ class ModelError(PosevidError):
     """A weight file is missing, corrupt or for another architecture."""
 
     exit_code = 5
+
+
+def output_error(path: Path | str, e: BaseException) -> OutputError:
+    """The one-line OutputError for a failed write: full disk, permissions, or the system's reason."""
+    code = getattr(e, "errno", None)
+    reason = getattr(e, "strerror", None) or str(e).splitlines()[0] if str(e) else type(e).__name__
+    if code in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        return OutputError(f"{path}: disk full ({reason})")
+    if code in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return OutputError(f"{path}: not writable ({reason})")
+    return OutputError(f"{path}: cannot write ({reason})")

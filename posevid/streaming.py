@@ -66,6 +66,7 @@ class Worker:
         self.fn = fn
         self.q: queue.Queue = queue.Queue(maxsize=size)
         self.error: BaseException | None = None
+        self._cancelled = False
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
@@ -74,7 +75,7 @@ class Worker:
             item = self.q.get()
             if item is _END:
                 return
-            if self.error is None:
+            if self.error is None and not self._cancelled:
                 try:
                     self.fn(item)
                 except BaseException as e:  # noqa: BLE001 - handed to the producer
@@ -84,6 +85,12 @@ class Worker:
         if self.error is not None:
             raise self.error
         self.q.put(item)
+
+    def cancel(self) -> None:
+        """Skip what is still queued and wait for the thread, so its resources can be closed safely."""
+        self._cancelled = True
+        self.q.put(_END)
+        self.thread.join()
 
     def finish(self) -> None:
         """Wait for every queued item; re-raise the first error."""

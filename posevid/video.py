@@ -6,7 +6,6 @@ instead of ending the whole video; frames are yielded one at a time and never he
 """
 from __future__ import annotations
 
-import errno
 import math
 import os
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from .errors import InputError, OutputError
+from .errors import InputError, output_error
 
 #: Audio codecs that MP4 carries as they are; anything else is re-encoded to AAC.
 MP4_AUDIO_COPY = {"aac", "mp3", "ac3", "eac3", "opus", "alac"}
@@ -105,8 +104,8 @@ class VideoReader:
         self.container = _open(path)
         streams = self.container.streams.video
         if not streams:
-            self.container.close()
             kinds = sorted({s.type for s in self.container.streams}) or ["nothing"]
+            self.container.close()
             raise InputError(f"{path}: no video stream (holds {', '.join(kinds)})")
         self.stream = streams[0]
         self.stream.thread_type = "AUTO"
@@ -237,14 +236,6 @@ def is_video(path: str | os.PathLike) -> bool:
         return False
 
 
-def _os_error(path: Path, e: BaseException) -> OutputError:
-    if isinstance(e, OSError) and e.errno == errno.ENOSPC:
-        return OutputError(f"{path}: disk full")
-    if isinstance(e, OSError) and e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return OutputError(f"{path}: not writable")
-    return OutputError(f"{path}: cannot write ({_reason(e)})")
-
-
 class OverlayWriter:
     """Writes an H.264 MP4 of the same size, timing and audio as the input, frame by frame.
 
@@ -258,7 +249,7 @@ class OverlayWriter:
         try:
             self.out = av.open(str(self.path), mode="w", format="mp4")
         except (av.FFmpegError, OSError) as e:
-            raise _os_error(self.path, e) from None
+            raise output_error(self.path, e) from None
         self.info = info
         self.time_base = Fraction(1, 90000)
         odd = info.width % 2 or info.height % 2
@@ -335,7 +326,7 @@ class OverlayWriter:
             for packet in self.vstream.encode(frame):
                 self.out.mux(packet)
         except OSError as e:
-            raise _os_error(self.path, e) from None
+            raise output_error(self.path, e) from None
 
     def close(self) -> None:
         """Flush the encoder and the rest of the audio, then close the file."""
@@ -350,7 +341,7 @@ class OverlayWriter:
                     self.out.mux(packet)
             self.out.close()
         except OSError as e:
-            raise _os_error(self.path, e) from None
+            raise output_error(self.path, e) from None
         finally:
             if self._audio_in is not None:
                 self._audio_in.close()

@@ -1,0 +1,31 @@
+"""posevid label with the real MediaPipe teacher (skipped with a reason when the extra is missing)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from synth import make_video
+
+from posevid.cli import main
+
+pytest.importorskip("mediapipe", reason="the teacher extra (mediapipe==0.10.14) is not installed")
+
+
+def test_label_writes_posevid_json_and_drops_frames_without_a_person(tmp_path):
+    make_video(tmp_path / "scene.mp4", frames=6)  # a stick figure: MediaPipe sees nobody
+    r = CliRunner().invoke(main, ["label", str(tmp_path / "scene.mp4"), "-o", str(tmp_path / "labels"), "-q"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads((tmp_path / "labels" / "scene.json").read_text())
+    assert doc["format"] == "posevid" and doc["model"]["teacher"].startswith("mediapipe 0.10.14")
+    assert doc["summary"]["frames_seen"] == 6
+    assert len(doc["frames"]) == doc["summary"]["frames_labelled"]
+
+
+def test_label_reports_a_bad_file_and_goes_on(tmp_path):
+    (tmp_path / "bad.mp4").write_text("not a video")
+    make_video(tmp_path / "good.mp4", frames=2)
+    r = CliRunner().invoke(main, ["label", str(tmp_path / "bad.mp4"), str(tmp_path / "good.mp4"), "-o",
+                                  str(tmp_path / "labels"), "-q"])
+    assert r.exit_code == 1
+    assert (tmp_path / "labels" / "good.json").exists() and not (tmp_path / "labels" / "bad.json").exists()
