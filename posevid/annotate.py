@@ -75,6 +75,8 @@ def annotate_video(annotator: Annotator, video: Path, out_dir: Path, overwrite: 
     """Run the pipeline on one video and write its outputs atomically."""
     s = annotator.s
     paths = output_paths(video, out_dir, s)
+    if any(p.resolve() == Path(video).resolve() for p in paths.values()):
+        raise OutputError(f"{video}: the output would replace the input video; choose another --out folder")
     check_outputs(paths, overwrite)
     start = time.perf_counter()
     with VideoReader(video, deinterlace=s["deinterlace"]) as reader:

@@ -32,42 +32,76 @@ def figure_joints(cx: float, cy: float, scale: float, phase: float = 0.0) -> np.
     return np.array([head, rs, ls, re, le, rw, lw], dtype=np.float32)
 
 
-def draw_figure(img: np.ndarray, joints: np.ndarray, scale: float) -> np.ndarray:
+def draw_face(img: np.ndarray, cx: int, cy: int, r: int) -> np.ndarray:
+    """A cartoon face that OpenCV's frontal-face cascade detects (eyes, brows, nose, mouth)."""
+    cv2.ellipse(img, (cx, cy), (int(r * 0.8), r), 0, 0, 360, (200, 170, 150), -1)
+    for sx in (-1, 1):
+        cv2.ellipse(img, (cx + sx * int(r * 0.35), cy - int(r * 0.2)), (int(r * 0.18), int(r * 0.09)), 0, 0, 360,
+                    (40, 30, 30), -1)
+        cv2.line(img, (cx + sx * int(r * 0.2), cy - int(r * 0.4)), (cx + sx * int(r * 0.55), cy - int(r * 0.42)),
+                 (60, 40, 30), max(1, r // 12))
+    cv2.line(img, (cx, cy - int(r * 0.1)), (cx, cy + int(r * 0.25)), (150, 120, 100), max(1, r // 10))
+    cv2.ellipse(img, (cx, cy + int(r * 0.5)), (int(r * 0.3), int(r * 0.08)), 0, 0, 360, (120, 50, 50), -1)
+    return img
+
+
+def draw_figure(img: np.ndarray, joints: np.ndarray, scale: float, face: bool = False) -> np.ndarray:
     t = max(2, int(scale * 0.15))
     for a, b in SKELETON[2:]:
         cv2.line(img, tuple(int(v) for v in joints[a]), tuple(int(v) for v in joints[b]), (240, 200, 40), t)
     neck = tuple(int(v) for v in (joints[1] + joints[2]) / 2)
     cv2.line(img, neck, tuple(int(v) for v in joints[0]), (240, 200, 40), t)
-    cv2.circle(img, tuple(int(v) for v in joints[0]), int(scale * 0.35), (230, 180, 150), -1)
+    if face:
+        draw_face(img, int(joints[0][0]), int(joints[0][1]), int(scale * 0.45))
+    else:
+        cv2.circle(img, tuple(int(v) for v in joints[0]), int(scale * 0.35), (230, 180, 150), -1)
     return img
 
 
 def make_video(path: Path, frames: int = 20, size: tuple[int, int] = (160, 120), fps: int = 25,
                audio: bool = False, rotation: int = 0, codec: str = "libx264", moving: bool = True,
-               pix_fmt: str = "yuv420p", cuts: tuple[int, ...] = (), fmt: str | None = None) -> list[np.ndarray]:
-    """Encode a video of a stick figure over a texture; returns the figure's joints per frame."""
+               pix_fmt: str = "yuv420p", cuts: tuple[int, ...] = (), fmt: str | None = None,
+               figures: list[tuple[float, float, float]] | None = None, speed: float = 1.5,
+               options: dict[str, str] | None = None) -> list[np.ndarray]:
+    """Encode a video of a stick figure over a texture; returns the figure's joints per frame.
+
+    `figures` places figures with faces instead: (x, y, scale) as fractions of the frame
+    (scale of the smaller side); they move right by `speed` pixels a frame and the first
+    one's joints are returned. Scenes change at the frame indices in `cuts`.
+    """
     w, h = size
     out = av.open(str(path), mode="w", format=fmt)
     vs = out.add_stream(codec, rate=fps)
     vs.width, vs.height, vs.pix_fmt = w, h, pix_fmt
+    if options:
+        vs.options = options
     if rotation:
         vs.set_display_rotation(rotation)
     a_s = None
     if audio:
         a_s = out.add_stream("aac", rate=48000)
         a_s.layout = "mono"
-    bgs = [texture(h, w, seed=i) for i in range(len(cuts) + 1)]
+    tints = [(1.0, 1.0, 1.0), (0.4, 0.7, 1.2), (1.2, 0.8, 0.4), (0.6, 1.2, 0.6)]
+    bgs = [np.clip(texture(h, w, seed=i) * tints[i % 4], 0, 255).astype(np.uint8) for i in range(len(cuts) + 1)]
     truth = []
     scene = 0
     for i in range(frames):
         if i in cuts:
             scene += 1
-        dx = 1.5 * i if moving else 0.0
+        dx = speed * i if moving else 0.0
         img = bgs[scene].copy()
-        cx = w * (0.35 + 0.3 * (scene % 2)) + dx
-        j = figure_joints(cx, h * 0.45, min(w, h) * 0.18, phase=0.3 * i)
-        truth.append(j)
-        draw_figure(img, j, min(w, h) * 0.18)
+        if figures:
+            placed = []
+            for fx, fy, fs in figures:
+                sc = fs * min(w, h)
+                placed.append(figure_joints(fx * w + dx, fy * h, sc, phase=0.3 * i))
+                draw_figure(img, placed[-1], sc, face=True)
+            truth.append(placed[0])
+        else:
+            cx = w * (0.35 + 0.3 * (scene % 2)) + dx
+            j = figure_joints(cx, h * 0.45, min(w, h) * 0.18, phase=0.3 * i)
+            truth.append(j)
+            draw_figure(img, j, min(w, h) * 0.18)
         frame = av.VideoFrame.from_ndarray(img, format="rgb24")
         for p in vs.encode(frame):
             out.mux(p)

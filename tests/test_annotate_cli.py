@@ -120,6 +120,15 @@ def test_corrupt_model_file_is_a_clear_error(tmp_path, synth_video):
     assert r.exit_code == 5 and "model.pt" in r.output and "not a readable weight file" in r.output
 
 
+def test_output_never_replaces_the_input_video(tmp_path, tiny_model):
+    video = tmp_path / "clip.mp4"
+    make_video(video, frames=3)
+    before = video.read_bytes()
+    r = run("annotate", str(video), "-o", str(tmp_path), "--model", str(tiny_model), "--overwrite")
+    assert r.exit_code == 4 and "would replace the input" in r.output
+    assert video.read_bytes() == before
+
+
 def test_version_and_help():
     assert "posevid, version" in run("--version").output
     assert "--flow" in run("annotate", "--help").output

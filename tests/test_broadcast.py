@@ -1,0 +1,63 @@
+"""Broadcast footage: shot cuts end the temporal window, interlaced streams are deinterlaced, gaps are cuts."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from synth import make_video
+
+from posevid import Annotator, VideoReader, settings
+from posevid.cli import main
+from posevid.shots import ShotDetector
+
+
+def test_cuts_are_detected_exactly_and_written_to_the_json(tmp_path, tiny_model):
+    video = tmp_path / "show.mp4"
+    make_video(video, frames=30, cuts=(10, 21))
+    r = CliRunner().invoke(main, ["annotate", str(video), "-o", str(tmp_path), "--model", str(tiny_model), "-q",
+                                  "--no-video"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads((tmp_path / "show.json").read_text())
+    assert [c["frame"] for c in doc["cuts"]] == [10, 21]
+    assert doc["cuts"][0]["time"] == pytest.approx(10 / 25)
+
+
+def test_no_pooled_heatmap_mixes_frames_across_a_cut(tmp_path, tiny_model):
+    video = tmp_path / "show.mp4"
+    make_video(video, frames=24, cuts=(12,))
+    ann = Annotator(settings(model=str(tiny_model), window=3, batch_size=4))
+    seen = 0
+    with VideoReader(video) as r:
+        for state, _ in ann.run(r, keep_stacks=True):
+            t = state.frame.index
+            present = state.extra["present"].tolist()  # slots for t-3 .. t+3
+            for slot, p in enumerate(present):
+                other = t + slot - 3
+                crosses = (other < 12) != (t < 12)
+                if crosses or not 0 <= other < 24:
+                    assert p == 0, (t, other)
+                else:
+                    assert p == 1, (t, other)
+            seen += 1
+    assert seen == 24
+
+
+def test_time_gap_is_treated_as_a_cut():
+    import numpy as np
+
+    det = ShotDetector(threshold=None, max_gap=0.5)
+    img = np.zeros((8, 8, 3), np.uint8)
+    segs = [det.update(img, t, i) for i, t in enumerate([0.0, 0.04, 0.08, 1.5, 1.54])]
+    assert segs == [0, 0, 0, 1, 1]
+    assert det.cuts == [{"frame": 3, "time": 1.5, "reason": "gap"}]
+
+
+def test_interlaced_stream_is_detected_and_deinterlaced(tmp_path, tiny_model):
+    video = tmp_path / "tv.mp4"
+    make_video(video, frames=10, options={"x264-params": "interlaced=1:tff=1"})
+    r = CliRunner().invoke(main, ["annotate", str(video), "-o", str(tmp_path / "o"), "--model", str(tiny_model), "-q"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads((tmp_path / "o" / "tv.json").read_text())
+    assert doc["video"]["interlaced"] is True and doc["settings"]["deinterlace"] == "auto"
+    assert len(doc["frames"]) == 10
