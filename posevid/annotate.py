@@ -94,8 +94,15 @@ def annotate_video(annotator: Annotator, video: Path, out_dir: Path, overwrite: 
                 writers.append(csv_w)
             if "mp4" in paths:
                 overlay = OverlayWriter(temp_path(paths["mp4"]), info, video, crf=s["crf"])
-            encoder = Worker(lambda item: overlay.write(overlay_image(*item[0], s["show_box"]), item[1]),
-                             size=16) if overlay else None
+            clock = annotator.clock
+
+            def draw_and_encode(item: tuple) -> None:
+                with clock("draw"):
+                    image = overlay_image(*item[0], s["show_box"])
+                with clock("encode"):
+                    overlay.write(image, item[1])
+
+            encoder = Worker(draw_and_encode, size=16) if overlay else None
             count = no_person = 0
             bar = tqdm(total=info.frame_count or None, disable=not progress, unit="frame",
                        desc=video.name, dynamic_ncols=True, leave=False)

@@ -24,6 +24,7 @@ from .shots import ShotDetector
 from .streaming import Prefetch
 from .temporal import POOL_METHODS, compose, warp
 from .temporal import pool as pool_maps
+from .timing import Stopwatch
 from .tracking import PersonTracker
 from .video import Frame, VideoReader
 from .writers import frame_record
@@ -90,6 +91,7 @@ class Annotator:
             except ValueError as e:
                 raise PosevidError(str(e)) from None
         self.flow_fn = make_flow(settings["flow"]) if self.window > 0 else None
+        self.clock = Stopwatch()
 
     def describe(self) -> dict[str, Any]:
         """The model part of the output JSON."""
@@ -140,13 +142,15 @@ class Annotator:
         prefetch = Prefetch(reader.frames(), size=max(8, s["batch_size"] * 2))
         try:
             for frame in prefetch:
-                if regions is not None:
-                    region = regions(frame)
-                else:
-                    region = fixed if tracker is None else tracker.region(frame.image, frame.index)
-                st = FrameState(frame, region, status="ok" if region is not None else "no_person")
-                inp = roi_mod.crop(frame.image, region or roi_mod.letterbox(info.width, info.height), self.input_size)
-                st.segment = shots.update(inp, frame.time, frame.index)
+                with self.clock("crop"):
+                    if regions is not None:
+                        region = regions(frame)
+                    else:
+                        region = fixed if tracker is None else tracker.region(frame.image, frame.index)
+                    st = FrameState(frame, region, status="ok" if region is not None else "no_person")
+                    inp = roi_mod.crop(frame.image, region or roi_mod.letterbox(info.width, info.height),
+                                       self.input_size)
+                    st.segment = shots.update(inp, frame.time, frame.index)
                 pending.append((st, inp))
                 if len(pending) >= s["batch_size"]:
                     self._ingest(pending, window)
@@ -162,20 +166,26 @@ class Annotator:
 
     def _ingest(self, batch: list[tuple[FrameState, np.ndarray]], window: list[FrameState]) -> None:
         """Run the network on a batch and append its frames to the window, with their flows."""
-        maps = self.heatmaps([inp for _, inp in batch])
+        with self.clock("network"):
+            maps = self.heatmaps([inp for _, inp in batch])
         for (st, inp), hm in zip(batch, maps, strict=True):
             st.heatmap = hm
             if self.flow_fn is not None:
-                st.grey = flow_image(inp, self.s["flow_size"])
-                prev = window[-1] if window else None
-                if prev is not None and prev.segment == st.segment and prev.grey is not None:
-                    size = self.heatmap_size
-                    prev.fwd = torch.from_numpy(to_heatmap(self.flow_fn(prev.grey, st.grey), size)).to(self.device)
-                    st.bwd = torch.from_numpy(to_heatmap(self.flow_fn(st.grey, prev.grey), size)).to(self.device)
-                if prev is not None:
-                    prev.grey = None  # its flows are done
+                with self.clock("flow"):
+                    self._add_flows(window[-1] if window else None, st, inp)
             window.append(st)
         self.max_buffered = max(self.max_buffered, len(window))
+
+    def _add_flows(self, prev: FrameState | None, st: FrameState, inp: np.ndarray) -> None:
+        """Flow both ways between a frame and the one before it (same shot only), at heatmap size."""
+        st.grey = flow_image(inp, self.s["flow_size"])
+        if prev is None:
+            return
+        if prev.segment == st.segment and prev.grey is not None:
+            size = self.heatmap_size
+            prev.fwd = torch.from_numpy(to_heatmap(self.flow_fn(prev.grey, st.grey), size)).to(self.device)
+            st.bwd = torch.from_numpy(to_heatmap(self.flow_fn(st.grey, prev.grey), size)).to(self.device)
+        prev.grey = None  # its flows are done
 
     def _emit_ready(self, window: list[FrameState], emitted: int,
                     final: bool) -> tuple[list[tuple[FrameState, dict[str, Any]]], list[FrameState], int]:
@@ -230,6 +240,10 @@ class Annotator:
         return maps, present
 
     def _pool_frame(self, window: list[FrameState], k: int) -> dict[str, Any]:
+        with self.clock("warp+pool"):
+            return self._pool_frame_timed(window, k)
+
+    def _pool_frame_timed(self, window: list[FrameState], k: int) -> dict[str, Any]:
         t = window[k]
         hm = t.heatmap
         if self.window > 0:
