@@ -46,9 +46,9 @@ def to_heatmap(flow: np.ndarray, heatmap_size: int) -> np.ndarray:
     """Resample a flow field to heatmap resolution, scaling the displacements with it.
 
     Both grids cover the same network input, so area resizing keeps pixel centres aligned.
-    Returns 2×H×W float32 (channel-first, as the warping code wants).
+    Returns H×W×2 float32.
     """
     size = flow.shape[0]
     if size != heatmap_size:
         flow = cv2.resize(flow, (heatmap_size, heatmap_size), interpolation=cv2.INTER_AREA) * (heatmap_size / size)
-    return np.ascontiguousarray(flow.transpose(2, 0, 1), dtype=np.float32)
+    return np.ascontiguousarray(flow, dtype=np.float32)

@@ -52,10 +52,10 @@ class FrameState:
 
     frame: Frame
     roi: roi_mod.Roi | None
-    heatmap: torch.Tensor | None = None          # J×H×W (fusion output)
+    heatmap: np.ndarray | None = None            # H×W×J float32 (fusion output)
     grey: np.ndarray | None = None               # small grey input for flow
-    fwd: torch.Tensor | None = None              # flow to the next frame, 2×H×W
-    bwd: torch.Tensor | None = None              # flow to the previous frame, 2×H×W
+    fwd: np.ndarray | None = None                # flow to the next frame, H×W×2
+    bwd: np.ndarray | None = None                # flow to the previous frame, H×W×2
     segment: int = 0                             # shot index: never pool across segments
     status: str = "ok"
     extra: dict[str, Any] = field(default_factory=dict)
@@ -87,7 +87,7 @@ class Annotator:
             if self.pool_layer is None:
                 raise ModelError(f"{self.model_path}: has no pooling layer; use --pool sum or max")
             try:
-                self.pool_weights = self.pool_layer.narrowed(self.window).to(self.device)
+                self.pool_weights = self.pool_layer.narrowed(self.window)
             except ValueError as e:
                 raise PosevidError(str(e)) from None
         self.flow_fn = make_flow(settings["flow"]) if self.window > 0 else None
@@ -167,7 +167,7 @@ class Annotator:
     def _ingest(self, batch: list[tuple[FrameState, np.ndarray]], window: list[FrameState]) -> None:
         """Run the network on a batch and append its frames to the window, with their flows."""
         with self.clock("network"):
-            maps = self.heatmaps([inp for _, inp in batch])
+            maps = self.heatmaps([inp for _, inp in batch]).float().permute(0, 2, 3, 1).cpu().numpy()
         for (st, inp), hm in zip(batch, maps, strict=True):
             st.heatmap = hm
             if self.flow_fn is not None:
@@ -183,8 +183,8 @@ class Annotator:
             return
         if prev.segment == st.segment and prev.grey is not None:
             size = self.heatmap_size
-            prev.fwd = torch.from_numpy(to_heatmap(self.flow_fn(prev.grey, st.grey), size)).to(self.device)
-            st.bwd = torch.from_numpy(to_heatmap(self.flow_fn(st.grey, prev.grey), size)).to(self.device)
+            prev.fwd = to_heatmap(self.flow_fn(prev.grey, st.grey), size)
+            st.bwd = to_heatmap(self.flow_fn(st.grey, prev.grey), size)
         prev.grey = None  # its flows are done
 
     def _emit_ready(self, window: list[FrameState], emitted: int,
@@ -207,18 +207,16 @@ class Annotator:
                 window = window[drop:]
         return out, window, emitted
 
-    def window_maps(self, window: list[FrameState], k: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """The (2n+1)×J×H×W heatmaps of frame window[k]'s neighbours warped onto it, and which exist.
+    def window_maps(self, window: list[FrameState], k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The (2n+1)×H×W×J heatmaps of frame window[k]'s neighbours warped onto it, and which exist.
 
         Slot n is the frame itself, n+i the frame i later, n−i the frame i earlier. A neighbour
         is used only if it is in the same shot and every flow on the way to it exists.
         """
         t, n = window[k], self.window
-        hm = t.heatmap
-        maps = torch.zeros((2 * n + 1, *hm.shape), device=hm.device)
-        present = torch.zeros(2 * n + 1, device=hm.device)
-        maps[n], present[n] = hm, 1
-        chains = []  # (slot step, states in order away from t, flow attribute)
+        maps = np.zeros((2 * n + 1, *t.heatmap.shape), dtype=np.float32)
+        present = np.zeros(2 * n + 1, dtype=np.float32)
+        maps[n], present[n] = t.heatmap, 1
         for step, states, attr in ((1, window[k + 1 : k + 1 + n], "fwd"), (-1, window[max(0, k - n) : k][::-1], "bwd")):
             flows, used, prev = [], [], t
             for st in states:
@@ -228,15 +226,9 @@ class Annotator:
                 flows.append(f)
                 used.append(st)
                 prev = st
-            chains.append((step, used, flows))
-        pos, src, slots = [], [], []
-        for step, used, flows in chains:
-            pos += compose(flows, self.heatmap_size)
-            src += [st.heatmap for st in used]
-            slots += [n + step * (i + 1) for i in range(len(used))]
-        if slots:
-            maps[slots] = warp(torch.stack(src), torch.stack(pos))
-            present[slots] = 1
+            for i, (st, pos) in enumerate(zip(used, compose(flows, self.heatmap_size), strict=True)):
+                maps[n + step * (i + 1)] = warp(st.heatmap, pos)
+                present[n + step * (i + 1)] = 1
         return maps, present
 
     def _pool_frame(self, window: list[FrameState], k: int) -> dict[str, Any]:
@@ -249,8 +241,10 @@ class Annotator:
         if self.window > 0:
             maps, present = self.window_maps(window, k)
             if self.keep_stacks:
-                t.extra["stack"], t.extra["present"] = maps.half().cpu(), present.cpu()
+                t.extra["stack"] = torch.from_numpy(maps).permute(0, 3, 1, 2).half()
+                t.extra["present"] = torch.from_numpy(present)
             hm = pool_maps(maps, present, self.s["pool"], self.pool_layer, self.pool_weights)
+        hm = np.ascontiguousarray(hm.transpose(2, 0, 1))
         t.extra["heatmap"] = hm
         if t.roi is None:
             return frame_record(t.frame.index, t.frame.time, None, None, self.s["threshold"], None, t.status)

@@ -28,7 +28,7 @@ def test_flow_recovers_known_translation(method):
     a = flow_image(base, SIZE)
     b = flow_image(shifted(base, 6, -4), SIZE)  # content moves +6, -4 input pixels
     f = to_heatmap(make_flow(method)(a, b), HM)
-    centre = f[:, 16:48, 16:48].reshape(2, -1)
+    centre = f[16:48, 16:48].reshape(-1, 2).T
     # 6 input pixels = 1.5 heatmap pixels
     assert np.median(centre[0]) == pytest.approx(1.5, abs=0.25)
     assert np.median(centre[1]) == pytest.approx(-1.0, abs=0.25)
@@ -38,24 +38,25 @@ def test_composed_tracks_follow_motion_over_several_frames():
     base = texture(256, 256, seed=5)
     frames = [flow_image(shifted(base, 4 * k, 2 * k), SIZE) for k in range(5)]
     fn = make_flow("dis")
-    flows = [torch.from_numpy(to_heatmap(fn(frames[k], frames[k + 1]), HM)) for k in range(4)]
+    flows = [to_heatmap(fn(frames[k], frames[k + 1]), HM) for k in range(4)]
     tracks = compose(flows, HM)
     ident = identity_positions(HM)
     for k, pos in enumerate(tracks, start=1):
-        d = (pos - ident)[20:44, 20:44].reshape(-1, 2).median(0).values
-        assert d[0].item() == pytest.approx(1.0 * k, abs=0.3)   # 4 px per frame = 1 heatmap px
-        assert d[1].item() == pytest.approx(0.5 * k, abs=0.3)
+        d = np.median((pos - ident)[20:44, 20:44].reshape(-1, 2), axis=0)
+        assert d[0] == pytest.approx(1.0 * k, abs=0.3)   # 4 px per frame = 1 heatmap px
+        assert d[1] == pytest.approx(0.5 * k, abs=0.3)
 
 
 def test_warped_peak_lands_where_the_content_was():
     # a joint at heatmap (40, 30) in frame t+3, content moved by (+1, +0.5) per frame:
     # in frame t the joint was at (37, 28.5).
-    flows = [torch.stack([torch.full((HM, HM), 1.0), torch.full((HM, HM), 0.5)]) for _ in range(3)]
+    flows = [np.dstack([np.full((HM, HM), 1.0), np.full((HM, HM), 0.5)]).astype(np.float32) for _ in range(3)]
     pos = compose(flows, HM)[-1]
     x_in, y_in = (40 + 0.5) * 4 - 0.5, (30 + 0.5) * 4 - 0.5
-    hm = torch.from_numpy(targets(np.array([[x_in, y_in]]), np.array([True]), HM, 256, 1.5))
-    warped = warp(hm[None], pos[None])[0, 0]
-    y, x = np.unravel_index(warped.argmax().item(), warped.shape)
+    hm = targets(np.array([[x_in, y_in]] * 7), np.ones(7, bool), HM, 256, 1.5).transpose(1, 2, 0)
+    warped = warp(np.ascontiguousarray(hm), pos)
+    assert warped.shape == (HM, HM, 7)
+    y, x = np.unravel_index(warped[..., 6].argmax(), warped.shape[:2])
     assert (x, y) in [(37, 28), (37, 29)]
 
 
@@ -63,9 +64,9 @@ def test_parametric_pooling_equals_hand_computed_sum():
     torch.manual_seed(0)
     maps = torch.rand(5, 7, 4, 4)
     w = torch.rand(7, 5)
-    got = pool(maps, torch.ones(5), "parametric", None, w)
     want = torch.einsum("tjhw,jt->jhw", maps, w)
-    assert torch.allclose(got, want, atol=1e-6)
+    got = pool(maps.permute(0, 2, 3, 1).numpy(), np.ones(5), "parametric", None, w)  # H×W×J layout
+    assert np.allclose(got, want.permute(1, 2, 0).numpy(), atol=1e-6)
     layer = TemporalPool(2)
     layer.weight.data.copy_(w)
     assert torch.allclose(layer(maps[None])[0], want, atol=1e-6)
@@ -80,11 +81,11 @@ def test_truncated_window_rescales_weights_to_full_sum():
 
 
 def test_sum_and_max_pooling():
-    maps = torch.arange(3 * 7 * 2 * 2, dtype=torch.float32).reshape(3, 7, 2, 2)
-    present = torch.tensor([1.0, 1.0, 0.0])
-    assert torch.allclose(pool(maps, present, "sum", None), maps[:2].mean(0))
-    assert torch.allclose(pool(maps, present, "max", None), maps[:2].amax(0))
-    assert torch.allclose(pool(maps, torch.ones(3), "max", None), maps.amax(0))
+    maps = np.arange(3 * 2 * 2 * 7, dtype=np.float32).reshape(3, 2, 2, 7)
+    present = np.array([1.0, 1.0, 0.0])
+    assert np.allclose(pool(maps, present, "sum", None), maps[:2].mean(0))
+    assert np.allclose(pool(maps, present, "max", None), maps[:2].max(0))
+    assert np.allclose(pool(maps, np.ones(3), "max", None), maps.max(0))
 
 
 def test_narrowed_window_keeps_central_weights():

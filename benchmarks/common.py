@@ -1,0 +1,100 @@
+"""Shared helpers of the benchmark scripts: test videos, peak memory, one timed annotate run.
+
+Figures are printed as ratios to a baseline run in the same process, so that they compare
+settings on one machine rather than claim absolute speeds.
+"""
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import av
+import cv2
+import numpy as np
+
+from posevid import settings as annotate_settings
+from posevid.annotate import annotate_video
+from posevid.pipeline import Annotator
+from posevid.video import VideoReader
+
+DEFAULT_SOURCE = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "street-video" / "paris-street.avi"
+
+
+def resized_copy(source: Path, width: int, height: int, seconds: float | None = None, loop: bool = False,
+                 folder: Path | None = None) -> Path:
+    """Transcode `source` to width×height H.264 (optionally looped to `seconds`) for a fair, repeatable input."""
+    folder = folder or Path(tempfile.mkdtemp(prefix="posevid-bench-"))
+    out_path = folder / f"{source.stem}_{width}x{height}_{int(seconds or 0)}s.mp4"
+    if out_path.exists():
+        return out_path
+    with VideoReader(source) as r:
+        fps = r.info.fps
+        frames = [cv2.resize(f.image, (width, height), interpolation=cv2.INTER_AREA) for f in r.frames()]
+    total = len(frames) if seconds is None else int(round(seconds * fps))
+    with av.open(str(out_path), "w") as out:
+        s = out.add_stream("libx264", rate=int(round(fps)))
+        s.width, s.height, s.pix_fmt = width, height, "yuv420p"
+        s.options = {"preset": "veryfast", "crf": "23"}
+        for i in range(total):
+            k = i % len(frames) if loop else min(i, len(frames) - 1)
+            if loop and (i // len(frames)) % 2:  # ping-pong so the loop has no jump cut
+                k = len(frames) - 1 - k
+            for p in s.encode(av.VideoFrame.from_ndarray(frames[k], format="rgb24")):
+                out.mux(p)
+        for p in s.encode(None):
+            out.mux(p)
+    return out_path
+
+
+def reset_peak_memory() -> None:
+    """Reset the kernel's peak-RSS counter of this process (Linux); harmless elsewhere."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+def peak_memory_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def timed_run(video: Path, out_dir: Path, **overrides: Any) -> dict[str, Any]:
+    """Annotate once; return fps, per-stage ms per frame, and peak memory during the run."""
+    ann = Annotator(annotate_settings(**overrides))
+    reset_peak_memory()
+    start = time.perf_counter()
+    r = annotate_video(ann, video, out_dir, overwrite=True, progress=False)
+    wall = time.perf_counter() - start
+    stages = {k: 1000.0 * v / max(1, r.frames) for k, v in ann.clock.seconds.items()}
+    return {"frames": r.frames, "seconds": wall, "fps": r.frames / wall, "ms_per_frame": stages,
+            "peak_mb": peak_memory_mb(), "window": ann.window}
+
+
+def decode_fps(video: Path) -> float:
+    start = time.perf_counter()
+    with VideoReader(video) as r:
+        n = sum(1 for _ in r.frames())
+    return n / (time.perf_counter() - start)
+
+
+def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
+    fmt = lambda v: f"{v:.2f}" if isinstance(v, float) else str(v)  # noqa: E731
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    import os
+    import platform
+
+    import torch
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__} "
+            f"({torch.get_num_threads()} threads), {gpu}, numpy {np.__version__}")

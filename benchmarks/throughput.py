@@ -1,0 +1,59 @@
+"""Frames per second of the whole `annotate` run and time per stage, for each preset, flow method and window.
+
+    python benchmarks/throughput.py [VIDEO] [--size 640x360] [--presets cpu] [--windows 0,3,7,15]
+
+Prints a Markdown table (also written to benchmarks/results/throughput.md); fps are also
+given as a ratio to the baseline run (the default preset without flow) in the same process.
+"""
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+import torch
+from common import DEFAULT_SOURCE, decode_fps, machine, markdown_table, resized_copy, timed_run
+
+STAGES = ("crop", "network", "flow", "warp+pool", "draw", "encode")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("video", nargs="?", type=Path, default=DEFAULT_SOURCE)
+    ap.add_argument("--size", default="640x360")
+    ap.add_argument("--presets", default="cpu")
+    ap.add_argument("--flows", default="dis,farneback,deepflow")
+    ap.add_argument("--windows", default="0,3,7,15")
+    ap.add_argument("--devices", default="cpu" + (",cuda" if torch.cuda.is_available() else ""))
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "throughput.md")
+    args = ap.parse_args()
+    w, h = (int(v) for v in args.size.split("x"))
+    tmp = Path(tempfile.mkdtemp(prefix="posevid-bench-"))
+    video = resized_copy(args.video, w, h, folder=tmp)
+    rows = []
+    baseline = None
+    for device in args.devices.split(","):
+        for preset in args.presets.split(","):
+            configs = [("none", 0)] + [(f, int(n)) for f in args.flows.split(",") for n in args.windows.split(",")
+                                       if int(n) > 0]
+            for flow, n in configs:
+                r = timed_run(video, tmp / "out", preset=preset, device=device, flow=flow, window=n, pool="sum")
+                baseline = baseline or r["fps"]
+                ms = r["ms_per_frame"]
+                temporal = ms.get("flow", 0.0) + ms.get("warp+pool", 0.0)
+                rows.append([device, preset, flow, n, r["fps"], r["fps"] / baseline,
+                             *[ms.get(s, 0.0) for s in STAGES], temporal / ms["network"], r["peak_mb"]])
+                print(f"{device} {preset} {flow} n={n}: {r['fps']:.1f} fps", flush=True)
+    header = ["device", "preset", "flow", "n", "fps", "× baseline", *[f"{s} ms" for s in STAGES],
+              "temporal / network", "peak MB"]
+    text = (f"Input: {args.video.name} resized to {w}×{h}, {rows[0][4] and ''}decode alone "
+            f"{decode_fps(video):.0f} fps. Machine: {machine()}. Stage times are per frame and overlap "
+            "(decode, network and encode run in separate threads), so they do not add up to 1/fps.\n\n"
+            + markdown_table(header, rows))
+    print(text)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()

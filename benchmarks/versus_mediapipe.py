@@ -1,0 +1,58 @@
+"""posevid's frames per second as a ratio to MediaPipe Pose's on the same video, in the same process.
+
+    python benchmarks/versus_mediapipe.py [VIDEO] [--size 640x360]
+
+Both read the same frames; MediaPipe (the `teacher` extra) runs its tracking mode over every
+frame; posevid runs the whole annotate job (default settings, with and without flow).
+"""
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from common import DEFAULT_SOURCE, machine, markdown_table, resized_copy, timed_run
+
+from posevid.teacher import Teacher
+from posevid.video import VideoReader
+
+
+def mediapipe_fps(video: Path) -> float:
+    with VideoReader(video) as r:
+        frames = [f.image for f in r.frames()]
+    teacher = Teacher(video=True)
+    start = time.perf_counter()
+    for im in frames:
+        teacher(im)
+    elapsed = time.perf_counter() - start
+    teacher.close()
+    return len(frames) / elapsed
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("video", nargs="?", type=Path, default=DEFAULT_SOURCE)
+    ap.add_argument("--size", default="640x360")
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "versus_mediapipe.md")
+    args = ap.parse_args()
+    w, h = (int(v) for v in args.size.split("x"))
+    tmp = Path(tempfile.mkdtemp(prefix="posevid-mp-"))
+    video = resized_copy(args.video, w, h, folder=tmp)
+    mp = mediapipe_fps(video)
+    rows = [["MediaPipe Pose 0.10.14 (network only, frames in memory)", mp, 1.0]]
+    for label, over in [("posevid annotate, no flow (whole job)", {"flow": "none"}),
+                        ("posevid annotate, DIS flow, trained window (whole job)", {})]:
+        r = timed_run(video, tmp / "out", **over)
+        rows.append([label, r["fps"], r["fps"] / mp])
+        r2 = timed_run(video, tmp / "out", video=False, csv=False, **over)
+        rows.append([label.replace("whole job", "JSON only"), r2["fps"], r2["fps"] / mp])
+    text = (f"Input: {args.video.name} resized to {w}×{h}. Machine: {machine()}.\n\n"
+            + markdown_table(["what", "fps", "× MediaPipe"], rows))
+    print(text)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
