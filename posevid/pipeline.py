@@ -92,6 +92,9 @@ class Annotator:
                 raise PosevidError(str(e)) from None
         self.flow_fn = make_flow(settings["flow"]) if self.window > 0 else None
         self.clock = Stopwatch()
+        self.tracker: PersonTracker | None = None
+        self.cuts: list[dict[str, Any]] = []
+        self.max_buffered = 0
 
     def describe(self) -> dict[str, Any]:
         """The model part of the output JSON."""
@@ -133,6 +136,7 @@ class Annotator:
         else:
             fixed = None
         tracker = None if fixed is not None or regions is not None else PersonTracker(s["person"], self.input_size)
+        self.tracker = tracker
         shots = ShotDetector(s.get("cut_threshold"), s.get("max_gap"))
         self.cuts = shots.cuts
         self.max_buffered = 0
@@ -250,6 +254,8 @@ class Annotator:
             return frame_record(t.frame.index, t.frame.time, None, None, self.s["threshold"], None, t.status)
         pts, conf = peaks(hm, self.input_size)
         joints = t.roi.to_frame(pts.astype(np.float64), self.input_size)
+        if self.tracker is not None:
+            self.tracker.feedback(joints, conf)
         return frame_record(t.frame.index, t.frame.time, joints, conf, self.s["threshold"],
                             t.roi.as_xywh(), t.status)
 

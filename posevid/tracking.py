@@ -1,10 +1,14 @@
 """Finding and following the person: the region of interest for every frame when no --box is given.
 
-Detection uses OpenCV's bundled frontal-face cascade (ships with opencv, no download);
+Detection uses OpenCV's bundled frontal-face cascades (ship with opencv, no download): a
+face found by the default cascade counts only when a second, differently trained cascade
+(alt2) confirms it, which removes most false faces in textured backgrounds;
 the face's size gives the body scale, and the upper-body box is derived with the same
 rule as training crops (roi.from_joints). The box is smoothed over time and the face is
 re-detected every few frames; between detections, and when the face is lost, the last
-box is held for a while before the frame is reported as having no person.
+box is held for a while before the frame is reported as having no person. A confident
+pose (head and shoulders) feeds back into the box, so a person who turns away from the
+camera is still followed.
 """
 from __future__ import annotations
 
@@ -16,10 +20,12 @@ from .roi import Roi, from_joints
 REDETECT_EVERY = 5
 HOLD_FRAMES = 25
 SMOOTHING = 0.3
+#: Pose feedback: head and both shoulders at least this confident move the box towards the pose.
+FEEDBACK_CONFIDENCE = 0.4
 
 
-def face_cascade() -> cv2.CascadeClassifier:
-    return cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+def face_cascade(name: str = "haarcascade_frontalface_default.xml") -> cv2.CascadeClassifier:
+    return cv2.CascadeClassifier(cv2.data.haarcascades + name)
 
 
 def roi_from_face(x: float, y: float, w: float, h: float) -> Roi:
@@ -54,18 +60,53 @@ class PersonTracker:
             raise ValueError(f"--person must be largest, center or a number, not {rule!r}")
         self.rule = str(rule)
         self.cascade = face_cascade()
+        self.confirm = face_cascade("haarcascade_frontalface_alt2.xml")
         self.current: Roi | None = None
         self.missed = 0
 
+    def faces(self, grey: np.ndarray) -> np.ndarray:
+        """Confirmed face boxes (N×4: x, y, w, h) in a grey image."""
+        found = []
+        for x, y, w, h in self.cascade.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=5, minSize=(16, 16)):
+            pad = w // 2
+            sub = grey[max(0, y - pad): y + h + pad, max(0, x - pad): x + w + pad]
+            lo, hi = (int(w * 0.6),) * 2, (int(w * 1.6),) * 2
+            if len(self.confirm.detectMultiScale(sub, scaleFactor=1.05, minNeighbors=2, minSize=lo, maxSize=hi)):
+                found.append((x, y, w, h))
+        return np.asarray(found, dtype=np.float64).reshape(-1, 4)
+
     def detect(self, rgb: np.ndarray) -> Roi | None:
+        """The person's box from the faces in a frame: by the --person rule when nobody is being
+        followed yet, else the face nearest the current box (so the choice stays with one person)."""
         grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         scale = 1.0
         if max(grey.shape) > 960:
             scale = 960 / max(grey.shape)
             grey = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        faces = self.cascade.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=5, minSize=(16, 16))
-        face = choose(np.asarray(faces).reshape(-1, 4).astype(np.float64), self.rule, grey.shape[1], grey.shape[0])
-        return None if face is None else roi_from_face(*(face / scale))
+        faces = self.faces(grey) / scale
+        if self.current is not None and len(faces):
+            c = np.array([self.current.x + self.current.side / 2, self.current.y + self.current.side / 2])
+            centres = faces[:, :2] + faces[:, 2:] / 2
+            d = np.linalg.norm(centres - c, axis=1)
+            k = int(np.argmin(d))
+            return roi_from_face(*faces[k]) if d[k] < 0.75 * self.current.side else None
+        h, w = rgb.shape[:2]
+        face = choose(faces, self.rule, w, h)
+        return None if face is None else roi_from_face(*face)
+
+    def feedback(self, joints: np.ndarray, confidence: np.ndarray) -> None:
+        """Let a confident pose (head and shoulders, frame pixels) refine the box for later frames.
+
+        The pipeline calls this as frames are pooled, a window behind the frame being cropped,
+        which is fine for a box that is smoothed anyway.
+        """
+        if self.current is None:
+            return
+        visible = confidence >= FEEDBACK_CONFIDENCE
+        found = from_joints(joints, visible) if visible[:3].all() else None
+        if found is not None and found.side < 2.5 * self.current.side:
+            self.current = _blend(self.current, found, SMOOTHING)
+            self.missed = 0
 
     def region(self, rgb: np.ndarray, index: int) -> Roi | None:
         if self.current is None or index % REDETECT_EVERY == 0:

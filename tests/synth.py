@@ -52,7 +52,7 @@ def draw_figure(img: np.ndarray, joints: np.ndarray, scale: float, face: bool = 
     neck = tuple(int(v) for v in (joints[1] + joints[2]) / 2)
     cv2.line(img, neck, tuple(int(v) for v in joints[0]), (240, 200, 40), t)
     if face:
-        draw_face(img, int(joints[0][0]), int(joints[0][1]), int(scale * 0.45))
+        draw_face(img, int(joints[0][0]), int(joints[0][1]), int(scale * 0.32))
     else:
         cv2.circle(img, tuple(int(v) for v in joints[0]), int(scale * 0.35), (230, 180, 150), -1)
     return img
