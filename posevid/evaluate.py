@@ -98,18 +98,32 @@ def video_settings(windows: list[int], pools: list[str], flow: str, trained: int
 
 def eval_videos(model: Path, videos: dict[str, dict[int, Sample]], variants: dict[str, dict[str, Any]],
                 progress: bool = False) -> dict[str, np.ndarray]:
-    """256-scale distances of each pipeline variant on the labelled frames of each video."""
+    """256-scale distances of each pipeline variant on the labelled frames of each video.
+
+    Distances are scaled by the labelled upper-body box, whatever region the variant used,
+    so variants that find the person themselves (`_regions: pipeline`) compare fairly with
+    the labelled boxes; a frame where no person was found counts as a miss.
+    """
     out: dict[str, list] = {}
     for name, over in variants.items():
+        over = dict(over)
+        own_regions = over.pop("_regions", "labels") == "pipeline"
         ann = Annotator(section("annotate", model=str(model), **over))
+        size = ann.input_size
         for path, labels in videos.items():
             with VideoReader(path) as reader:
-                for state, _ in ann.run(reader, regions=label_regions(labels)):
+                chooser = None if own_regions else label_regions(labels)
+                for state, _ in ann.run(reader, regions=chooser):
                     s = labels.get(state.frame.index)
-                    if s is None or state.roi is None:
+                    gt_roi = from_joints(s.joints, s.labelled) if s is not None else None
+                    if gt_roi is None:
                         continue
-                    pred = peaks(state.extra["heatmap"], ann.input_size)[0]
-                    out.setdefault(name, []).append(_distances(pred, s, state.roi, ann.input_size))
+                    if state.roi is None:
+                        d = np.where(s.labelled, np.inf, np.nan)
+                    else:
+                        pred = state.roi.to_frame(peaks(state.extra["heatmap"], size)[0].astype(np.float64), size)
+                        d = np.where(s.labelled, np.linalg.norm(pred - s.joints, axis=1) * size / gt_roi.side, np.nan)
+                    out.setdefault(name, []).append(d)
         if progress:
             print(f"  evaluated {name}", flush=True)
     return {k: np.array(v) for k, v in out.items()}

@@ -22,8 +22,9 @@ class ShotDetector:
     """Feed frames in order with update(); it returns each frame's segment number."""
 
     def __init__(self, threshold: float | None = 0.5, max_gap: float | None = 0.5):
-        self.threshold = threshold
-        self.max_gap = max_gap
+        """threshold: histogram distance (0..1) that is a cut; max_gap: seconds. None or 0 turns each off."""
+        self.threshold = threshold or None
+        self.max_gap = max_gap or None
         self.segment = 0
         self.cuts: list[dict] = []
         self._prev_hist: np.ndarray | None = None

@@ -1,0 +1,88 @@
+"""Accuracy with the automatic region of interest against a hand-given box (issue 6's measurement).
+
+    python benchmarks/roi_accuracy.py [--model models/posevid-cpu.pt]
+
+1. Held-out LSP photos (281-320), each enlarged 2× and placed at a random spot of a black
+   1280×720 frame (a one-frame video each): --roi auto against the labelled box given by hand
+   (--box) and against the whole frame letterboxed.
+2. The street video (teacher labels as ground truth; that video was in the training data):
+   the same three region strategies over all its frames.
+Accuracy is % of joints within 6 and 10 px at the 256-pixel scale of the labelled box.
+"""
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+from common import machine, markdown_table
+
+from posevid.datasets import Sample, read_joints_mat, read_posevid, videos_of
+from posevid.evaluate import eval_videos, pck_table
+from posevid.joints import JOINT_TYPES
+
+DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+VARIANTS = {"auto region (--roi auto)": {"roi": "auto", "_regions": "pipeline", "flow": "none"},
+            "whole frame (letterbox)": {"roi": "letterbox", "_regions": "pipeline", "flow": "none"},
+            "hand-given box (--box)": {"flow": "none"}}
+
+
+def photo_videos(folder: Path, seed: int = 0) -> dict[str, dict[int, Sample]]:
+    rng = np.random.default_rng(seed)
+    out = {}
+    for s in read_joints_mat(DATA / "lsp-subset" / "joints.mat", DATA / "lsp-subset" / "images", 281, 320):
+        img = cv2.imread(s.source)
+        if img is None:
+            continue
+        img = cv2.resize(img, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
+        h, w = img.shape[:2]
+        canvas = np.zeros((720, 1280, 3), np.uint8)
+        x0, y0 = int(rng.integers(0, max(1, 1280 - w))), int(rng.integers(0, max(1, 720 - h)))
+        canvas[y0:y0 + min(h, 720), x0:x0 + min(w, 1280)] = img[: 720, : 1280]
+        path = folder / f"{Path(s.source).stem}.mp4"
+        with av.open(str(path), "w") as c:
+            st = c.add_stream("libx264", rate=25)
+            st.width, st.height, st.pix_fmt = 1280, 720, "yuv420p"
+            for p in st.encode(av.VideoFrame.from_ndarray(cv2.cvtColor(canvas, cv2.COLOR_BGR2RGB), format="rgb24")):
+                c.mux(p)
+            for p in st.encode(None):
+                c.mux(p)
+        out[str(path)] = {0: Sample(str(path), 0, s.joints * 2 + [x0, y0], s.labelled)}
+    return out
+
+
+def table(name: str, res: dict[str, np.ndarray]) -> tuple[str, list]:
+    rows = []
+    for variant, d in res.items():
+        t = pck_table(d, 10)
+        rows.append([variant] + [t[jt][6] for jt in JOINT_TYPES] + [t[jt][10] for jt in JOINT_TYPES])
+    header = [name] + [f"{jt}@6" for jt in JOINT_TYPES] + [f"{jt}@10" for jt in JOINT_TYPES]
+    return markdown_table(header, rows), rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", type=Path, default=Path(__file__).resolve().parents[1] / "models" / "posevid-cpu.pt")
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "roi_accuracy.md")
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="posevid-roi-"))
+    parts = [f"Model: {args.model.name}. Machine: {machine()}.\n"]
+    photos = photo_videos(tmp)
+    text, _ = table(f"LSP 281-320 in 1280×720 frames ({len(photos)})", eval_videos(args.model, photos, VARIANTS))
+    parts.append(text)
+    labels = Path(__file__).resolve().parents[1] / "work-data" / "labels" / "street-video_paris-street.json"
+    if labels.exists():
+        street = videos_of(read_posevid(labels))
+        text, _ = table("street video (teacher labels)", eval_videos(args.model, street, VARIANTS))
+        parts.append(text)
+    out = "\n\n".join(parts)
+    print(out)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(out + "\n")
+
+
+if __name__ == "__main__":
+    main()
