@@ -65,7 +65,7 @@ def fit_pool(stacks: torch.Tensor, present: torch.Tensor, tgts: torch.Tensor, wt
         opt.zero_grad()
         loss.backward()
         opt.step()
-        rows.append((step + 1, float(loss)))
+        rows.append((step + 1, loss.item()))
     if log is not None:
         with open(log, "w", newline="") as f:
             csv.writer(f).writerows([("step", "loss"), *rows])

@@ -156,3 +156,27 @@ def test_pck_matches_hand_computed_values():
     assert t["wrists"][4] == pytest.approx(200 / 3)                      # 30, 3, 4 (NaN skipped)
     tp = torso_pck(d, np.array([10.0, np.nan]))
     assert tp["head"] == 100.0 and tp["shoulders"] == 50.0 and tp["wrists"] == 0.0  # within 0.2 x 10 px
+
+
+def test_pooling_stage_learns_weights_from_warped_video_frames(tmp_path, tiny_model):
+    """Stage 3 end to end on a labelled synthetic video; the weights are saved and can be plotted."""
+    from synth import make_video
+
+    from posevid.plot_pool import plot_pool_weights
+    from posevid.train_pool import train_pooling
+
+    video = tmp_path / "clip.mp4"
+    truth = make_video(video, frames=12, size=(160, 120))
+    w = JsonWriter(tmp_path / "clip.json", {"video": {"path": str(video)}})
+    for i, j in enumerate(truth):
+        w.add(frame_record(i, i / 25, j, np.ones(7), 0.5))
+    w.close({})
+    cfg = section("train", None, stage="pooling", init=str(tiny_model), out=str(tmp_path / "run"), window=2,
+                  iterations=30, lr=0.05, data=[{"type": "posevid", "labels": str(tmp_path / "clip.json")}])
+    path = train_pooling(cfg, progress=False)
+    net, pool, meta = weights.load(path)
+    assert pool.window == 2 and meta["pooling"]["frames"] == 12
+    assert not torch.allclose(pool.weight, torch.full_like(pool.weight, 0.2))  # it moved from the uniform start
+    losses = [float(r.split(",")[1]) for r in (tmp_path / "run" / "pool_loss.csv").read_text().splitlines()[1:]]
+    assert losses[-1] < losses[0]
+    assert plot_pool_weights(path, tmp_path / "w.png").stat().st_size > 1000

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Regenerate docs/performance.md: run every benchmark (about 30 minutes on 2 cores) and gather
+# their tables. Run on a quiet machine; speed figures are ratios within one run.
+set -euo pipefail
+cd "$(dirname "$0")"
+PY=${PYTHON:-../.venv/bin/python}
+$PY throughput.py
+$PY versus_mediapipe.py || echo "(versus_mediapipe skipped: needs the teacher extra)"
+$PY memory.py
+$PY roi_accuracy.py
+$PY cuts.py
+{
+  echo "# Performance"
+  echo
+  echo "Regenerate with \`bash benchmarks/run_all.sh\` (writes benchmarks/results/*.md and this file)."
+  echo "Figures are measured, on the machine named in each section; speed is also given as a ratio"
+  echo "to a baseline run in the same process."
+  for part in throughput versus_mediapipe memory roi_accuracy cuts; do
+    [ -f "results/$part.md" ] || continue
+    echo
+    echo "## $part"
+    echo
+    cat "results/$part.md"
+  done
+} > ../docs/performance.md
+echo "wrote docs/performance.md"
