@@ -115,6 +115,11 @@ class Annotator:
             return out.float()
         return self.net(x)[which]
 
+    def poses(self, inputs: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Joints (input pixels) and confidences of single network inputs, without temporal pooling."""
+        maps = self.heatmaps(inputs).float().cpu()
+        return [peaks(m, self.input_size) for m in maps]
+
     # --- streaming -----------------------------------------------------------------------------
     def run(self, reader: VideoReader, regions: Callable[[Frame], roi_mod.Roi | None] | None = None,
             keep_stacks: bool = False) -> Iterator[tuple[FrameState, dict[str, Any]]]:
@@ -135,7 +140,9 @@ class Annotator:
             fixed = roi_mod.letterbox(info.width, info.height)
         else:
             fixed = None
-        tracker = None if fixed is not None or regions is not None else PersonTracker(s["person"], self.input_size)
+        tracker = None
+        if fixed is None and regions is None:
+            tracker = PersonTracker(s["person"], self.input_size, pose=self.poses)
         self.tracker = tracker
         shots = ShotDetector(s.get("cut_threshold"), s.get("max_gap"))
         self.cuts = shots.cuts

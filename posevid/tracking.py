@@ -8,20 +8,35 @@ rule as training crops (roi.from_joints). The box is smoothed over time and the 
 re-detected every few frames; between detections, and when the face is lost, the last
 box is held for a while before the frame is reported as having no person. A confident
 pose (head and shoulders) feeds back into the box, so a person who turns away from the
-camera is still followed.
+camera is still followed. When no face is found at all (faces turned away, blurred, too
+small), the pose network itself scans the frame in overlapping squares at a few scales and
+takes the square where it is most confident of a head and shoulders.
 """
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import cv2
 import numpy as np
 
-from .roi import Roi, from_joints
+from .roi import Roi, crop, from_joints
+
+#: A pose function: a list of network inputs -> per input (7×2 joints in input pixels, 7 confidences).
+PoseFn = Callable[[list[np.ndarray]], list[tuple[np.ndarray, np.ndarray]]]
 
 REDETECT_EVERY = 5
 HOLD_FRAMES = 25
 SMOOTHING = 0.3
 #: Pose feedback: head and both shoulders at least this confident move the box towards the pose.
-FEEDBACK_CONFIDENCE = 0.4
+FEEDBACK_CONFIDENCE = 0.3
+#: Without a face, scan the frame with the pose network this often (frames), doubling after each
+#: fruitless scan up to SCAN_EVERY_MAX, so long stretches without anyone cost little.
+SCAN_EVERY = 10
+SCAN_EVERY_MAX = 320
+#: Squares scanned, as fractions of the frame's shorter side, with half-square steps.
+SCAN_SIDES = (1.0, 0.6, 0.4)
+#: A scanned square counts as a person when head and shoulders average at least this confidence.
+SCAN_CONFIDENCE = 0.3
 
 
 def face_cascade(name: str = "haarcascade_frontalface_default.xml") -> cv2.CascadeClassifier:
@@ -55,7 +70,7 @@ def choose(faces: np.ndarray, rule: str, width: int, height: int) -> np.ndarray 
 class PersonTracker:
     """Gives the region of interest of each frame, in order."""
 
-    def __init__(self, rule: str = "largest", input_size: int = 256):
+    def __init__(self, rule: str = "largest", input_size: int = 256, pose: PoseFn | None = None):
         if rule not in ("largest", "center") and not str(rule).isdigit():
             raise ValueError(f"--person must be largest, center or a number, not {rule!r}")
         self.rule = str(rule)
@@ -63,6 +78,10 @@ class PersonTracker:
         self.confirm = face_cascade("haarcascade_frontalface_alt2.xml")
         self.current: Roi | None = None
         self.missed = 0
+        self.pose = pose
+        self.input_size = input_size
+        self._last_scan = -SCAN_EVERY
+        self._scan_every = SCAN_EVERY
 
     def faces(self, grey: np.ndarray) -> np.ndarray:
         """Confirmed face boxes (N×4: x, y, w, h) in a grey image."""
@@ -108,9 +127,36 @@ class PersonTracker:
             self.current = _blend(self.current, found, SMOOTHING)
             self.missed = 0
 
+    def scan(self, rgb: np.ndarray) -> Roi | None:
+        """Find a person with the pose network: the most confident of overlapping squares."""
+        if self.pose is None:
+            return None
+        h, w = rgb.shape[:2]
+        candidates = []
+        for frac in SCAN_SIDES:
+            side = frac * min(h, w)
+            step = side / 2
+            for y in np.arange(0, max(1.0, h - side + 1), step):
+                for x in np.arange(0, max(1.0, w - side + 1), step):
+                    candidates.append(Roi(float(x), float(y), float(side)))
+        best, best_score = None, SCAN_CONFIDENCE
+        for i in range(0, len(candidates), 16):
+            batch = candidates[i:i + 16]
+            for roi, (pts, conf) in zip(batch, self.pose([crop(rgb, r, self.input_size) for r in batch]), strict=True):
+                score = float(conf[:3].mean())
+                if score > best_score:
+                    joints = roi.to_frame(pts.astype(np.float64), self.input_size)
+                    refined = from_joints(joints, conf >= SCAN_CONFIDENCE)
+                    best, best_score = refined or roi, score
+        return best
+
     def region(self, rgb: np.ndarray, index: int) -> Roi | None:
         if self.current is None or index % REDETECT_EVERY == 0:
             found = self.detect(rgb)
+            if found is None and self.current is None and index - self._last_scan >= self._scan_every:
+                self._last_scan = index
+                found = self.scan(rgb)
+                self._scan_every = SCAN_EVERY if found is not None else min(2 * self._scan_every, SCAN_EVERY_MAX)
             if found is not None:
                 self.current = found if self.current is None else _blend(self.current, found, SMOOTHING)
                 self.missed = 0

@@ -42,6 +42,14 @@ def discard(temp: Path) -> None:
         pass
 
 
+def close_quietly(f: IO[str]) -> None:
+    """Close a file being thrown away; its final flush may fail again on a full disk."""
+    try:
+        f.close()
+    except OSError:
+        pass
+
+
 def _open_text(path: Path) -> IO[str]:
     try:
         return open(path, "w", encoding="utf-8", newline="")
@@ -94,7 +102,7 @@ class JsonWriter:
         commit(self.temp, self.final)
 
     def abort(self) -> None:
-        self.f.close()
+        close_quietly(self.f)
         discard(self.temp)
 
 
@@ -119,7 +127,7 @@ class CsvWriter:
         commit(self.temp, self.final)
 
     def abort(self) -> None:
-        self.f.close()
+        close_quietly(self.f)
         discard(self.temp)
 
 

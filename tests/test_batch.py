@@ -84,7 +84,7 @@ def test_kill_9_mid_batch_then_restart_finishes_each_video_once(tmp_path, tiny_m
 def test_export_csv_and_openpose(folder, tmp_path, tiny_model):
     out = tmp_path / "out"
     CliRunner().invoke(main, ["batch", str(folder), "-o", str(out), "--model", str(tiny_model), "-q", "--no-video",
-                              "--threshold", "0"])
+                              "--threshold", "0", "--roi", "letterbox"])
     r = CliRunner().invoke(main, ["export", str(out), "--csv", str(tmp_path / "tracks.csv")])
     assert r.exit_code == 0, r.output
     lines = (tmp_path / "tracks.csv").read_text().splitlines()
