@@ -60,55 +60,44 @@ def read_image_rgb(path: Path) -> np.ndarray:
     return cv2.cvtColor(im, cv2.COLOR_BGR2RGB)
 
 
-def label_video(teacher: Teacher, video: Path, out_json: Path, threshold: float = 0.5,
-                progress: bool = False) -> tuple[int, int]:
-    """Label every frame of a video; frames where the teacher finds nobody are dropped.
-
-    Returns (frames labelled, frames seen).
-    """
-    from tqdm import tqdm  # noqa: PLC0415
-
-    from .video import VideoReader  # noqa: PLC0415
+def _write_labels(teacher: Teacher, items: Iterator[tuple[int, float, np.ndarray, dict]], out_json: Path,
+                  header: dict, threshold: float) -> tuple[int, int]:
+    """Label (index, time, rgb, extra fields) items into one JSON; frames without a person are dropped."""
     from .writers import JsonWriter, frame_record  # noqa: PLC0415
 
-    with VideoReader(video) as reader:
-        writer = JsonWriter(out_json, {"video": reader.info.to_dict(),
-                                       "model": {"teacher": f"mediapipe {teacher.version}"}})
-        kept = seen = 0
-        try:
-            for fr in tqdm(reader.frames(), total=reader.info.frame_count or None, disable=not progress,
-                           unit="frame", desc=video.name):
-                seen += 1
-                found = teacher(fr.image)
-                if found is None:
-                    continue
-                writer.add(frame_record(fr.index, fr.time, found[0], found[1], threshold))
-                kept += 1
-        except BaseException:
-            writer.abort()
-            raise
-        writer.close({"summary": {"frames_labelled": kept, "frames_seen": seen}})
-    return kept, seen
-
-
-def label_images(teacher: Teacher, folder: Path, out_json: Path, threshold: float = 0.5) -> tuple[int, int]:
-    """Label every image under a folder into one JSON whose frames name their image."""
-    from .writers import JsonWriter, frame_record  # noqa: PLC0415
-
-    writer = JsonWriter(out_json, {"images": str(folder), "model": {"teacher": f"mediapipe {teacher.version}"}})
+    writer = JsonWriter(out_json, {**header, "model": {"teacher": f"mediapipe {teacher.version}"}})
     kept = seen = 0
     try:
-        for i, path in enumerate(image_files(folder)):
+        for index, time, rgb, extra in items:
             seen += 1
-            found = teacher(read_image_rgb(path))
+            found = teacher(rgb)
             if found is None:
                 continue
-            rec = frame_record(i, 0.0, found[0], found[1], threshold)
-            rec["image"] = str(path.relative_to(folder))
-            writer.add(rec)
+            writer.add({**frame_record(index, time, found[0], found[1], threshold), **extra})
             kept += 1
     except BaseException:
         writer.abort()
         raise
     writer.close({"summary": {"frames_labelled": kept, "frames_seen": seen}})
     return kept, seen
+
+
+def label_video(teacher: Teacher, video: Path, out_json: Path, threshold: float = 0.5,
+                progress: bool = False) -> tuple[int, int]:
+    """Label every frame of a video. Returns (frames labelled, frames seen)."""
+    from tqdm import tqdm  # noqa: PLC0415
+
+    from .video import VideoReader  # noqa: PLC0415
+
+    with VideoReader(video) as reader:
+        frames = tqdm(reader.frames(), total=reader.info.frame_count or None, disable=not progress,
+                      unit="frame", desc=video.name)
+        items = ((fr.index, fr.time, fr.image, {}) for fr in frames)
+        return _write_labels(teacher, items, out_json, {"video": reader.info.to_dict()}, threshold)
+
+
+def label_images(teacher: Teacher, folder: Path, out_json: Path, threshold: float = 0.5) -> tuple[int, int]:
+    """Label every image under a folder into one JSON whose frames name their image."""
+    items = ((i, 0.0, read_image_rgb(p), {"image": str(p.relative_to(folder))})
+             for i, p in enumerate(image_files(folder)))
+    return _write_labels(teacher, items, out_json, {"images": str(folder)}, threshold)

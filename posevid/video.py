@@ -92,6 +92,15 @@ def _upright(image: np.ndarray, rotation: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(image, k=k)) if k else image
 
 
+def _drain(graph: av.filter.Graph) -> Iterator[av.VideoFrame]:
+    """Every frame a filter graph has ready."""
+    while True:
+        try:
+            yield graph.pull()
+        except (av.BlockingIOError, av.EOFError):
+            return
+
+
 class VideoReader:
     """Streams upright RGB frames of the first video stream of a file.
 
@@ -182,17 +191,9 @@ class VideoReader:
         graph.configure()
         for fr in frames:
             graph.push(fr)
-            while True:
-                try:
-                    yield graph.pull()
-                except (av.BlockingIOError, av.EOFError):
-                    break
+            yield from _drain(graph)
         graph.push(None)
-        while True:
-            try:
-                yield graph.pull()
-            except (av.BlockingIOError, av.EOFError):
-                break
+        yield from _drain(graph)
 
     def frames(self) -> Iterator[Frame]:
         """Yield every decodable frame, upright, with monotonically increasing times."""
