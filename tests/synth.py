@@ -62,12 +62,13 @@ def make_video(path: Path, frames: int = 20, size: tuple[int, int] = (160, 120),
                audio: bool = False, rotation: int = 0, codec: str = "libx264", moving: bool = True,
                pix_fmt: str = "yuv420p", cuts: tuple[int, ...] = (), fmt: str | None = None,
                figures: list[tuple[float, float, float]] | None = None, speed: float = 1.5,
-               options: dict[str, str] | None = None) -> list[np.ndarray]:
+               options: dict[str, str] | None = None, bars: int = 0) -> list[np.ndarray]:
     """Encode a video of a stick figure over a texture; returns the figure's joints per frame.
 
     `figures` places figures with faces instead: (x, y, scale) as fractions of the frame
     (scale of the smaller side); they move right by `speed` pixels a frame and the first
-    one's joints are returned. Scenes change at the frame indices in `cuts`.
+    one's joints are returned. Scenes change at the frame indices in `cuts`. `bars` blacks
+    out that many rows at the top and bottom (a letterboxed broadcast).
     """
     w, h = size
     out = av.open(str(path), mode="w", format=fmt)
@@ -102,6 +103,9 @@ def make_video(path: Path, frames: int = 20, size: tuple[int, int] = (160, 120),
             j = figure_joints(cx, h * 0.45, min(w, h) * 0.18, phase=0.3 * i)
             truth.append(j)
             draw_figure(img, j, min(w, h) * 0.18)
+        if bars:
+            img[:bars] = 0
+            img[-bars:] = 0
         frame = av.VideoFrame.from_ndarray(img, format="rgb24")
         for p in vs.encode(frame):
             out.mux(p)
