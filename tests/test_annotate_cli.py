@@ -154,3 +154,49 @@ def test_package_entry_point_runs(synth_video, tiny_model, tmp_path):
                         str(tiny_model), "--no-video"], capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     assert "24 frames" in p.stdout
+
+
+def test_ctrl_c_removes_unfinished_outputs_and_exits_130(tmp_path, tiny_model):
+    import signal
+    import time
+
+    video = tmp_path / "long.mp4"
+    make_video(video, frames=200, size=(320, 240))
+    out = tmp_path / "o"
+    p = subprocess.Popen([sys.executable, "-m", "posevid.cli", "annotate", str(video), "-o", str(out), "--model",
+                          str(tiny_model), "-q"], stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and not list(out.glob(".*.part")):
+        time.sleep(0.05)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 130 and "interrupted" in err and "Traceback" not in err
+    assert not list(out.iterdir())
+
+
+def test_variable_frame_rate_timestamps_are_kept(tmp_path, tiny_model):
+    from fractions import Fraction
+
+    import av
+    import numpy as np
+
+    video = tmp_path / "vfr.mkv"
+    times = [0.0, 0.04, 0.08, 0.2, 0.24, 0.5]
+    with av.open(str(video), "w") as c:
+        s = c.add_stream("mpeg4", rate=25)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        s.time_base = Fraction(1, 1000)
+        s.codec_context.time_base = Fraction(1, 1000)
+        for t in times:
+            f = av.VideoFrame.from_ndarray(np.full((48, 64, 3), int(t * 400), np.uint8), format="rgb24")
+            f.pts, f.time_base = int(t * 1000), Fraction(1, 1000)
+            for pkt in s.encode(f):
+                c.mux(pkt)
+        for pkt in s.encode(None):
+            c.mux(pkt)
+    r = run("annotate", str(video), "-o", str(tmp_path / "o"), "--model", str(tiny_model), "-q")
+    assert r.exit_code == 0, r.output
+    got = [f["time"] for f in json.loads((tmp_path / "o" / "vfr.json").read_text())["frames"]]
+    assert got == pytest.approx(times, abs=1e-3)
+    with av.open(str(tmp_path / "o" / "vfr.mp4")) as c:
+        assert [round(f.time, 3) for f in c.decode(video=0)] == pytest.approx(times, abs=2e-3)
