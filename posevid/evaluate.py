@@ -55,8 +55,10 @@ def _distances(pred_input: np.ndarray, sample: Sample, roi, size: int) -> np.nda
     return np.where(sample.labelled, d, np.nan)
 
 
-def eval_images(net: torch.nn.Module, samples: list[Sample], teacher=None) -> dict[str, dict[str, np.ndarray]]:  # noqa: ANN001
-    """Distances (256 scale and frame pixels) of SpatialNet, SpatialNet Fusion and the teacher on images."""
+def eval_images(net: torch.nn.Module, samples: list[Sample], teacher=None,  # noqa: ANN001
+                baselines: dict[str, torch.nn.Module] | None = None) -> dict[str, dict[str, np.ndarray]]:
+    """Distances (256 scale and frame pixels) of SpatialNet, SpatialNet Fusion, CoordinateNet
+    baselines and the teacher on images."""
     size = net.preset.input_size
     res: dict[str, dict[str, list]] = {}
     for s in samples:
@@ -68,7 +70,9 @@ def eval_images(net: torch.nn.Module, samples: list[Sample], teacher=None) -> di
         x = torch.from_numpy(crop(rgb, roi, size)).permute(2, 0, 1)[None].float().div(255.0)
         with torch.inference_mode():
             spatial, fused = net(x)
-        preds = {"SpatialNet": peaks(spatial[0], size)[0], "SpatialNet Fusion": peaks(fused[0], size)[0]}
+            preds = {"SpatialNet": peaks(spatial[0], size)[0], "SpatialNet Fusion": peaks(fused[0], size)[0]}
+            for name, b in (baselines or {}).items():
+                preds[name] = b(x)[0].numpy() * size
         if teacher is not None:
             found = teacher(rgb)
             tp = np.full((NUM_JOINTS, 2), 1e6, np.float32) if found is None else found[0]
@@ -177,7 +181,12 @@ def run_eval(cfg: dict[str, Any], progress: bool = True) -> dict[str, Any]:
                 teacher = Teacher(video=False)
             except Exception:  # noqa: BLE001 - the extra is optional
                 teacher = None
-        res = eval_images(net, iterate_sources(cfg["images"], base), teacher)
+        baselines = {}
+        for path in cfg.get("baselines") or []:
+            b, _, bmeta = weights.load(path)
+            if bmeta.get("arch") == "coordinate":
+                baselines[f"CoordinateNet ({bmeta.get('iterations')} it)"] = b
+        res = eval_images(net, iterate_sources(cfg["images"], base), teacher, baselines)
         curves = {k: pck_table(v["d"], max_d) for k, v in res.items()}
         summary["sets"]["images"] = {"samples": int(len(next(iter(res.values()))["d"])) if res else 0,
                                      "curves": curves,

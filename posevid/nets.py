@@ -108,3 +108,37 @@ def weighted_pool(warped: torch.Tensor, weight: torch.Tensor, present: torch.Ten
         eff = w * present.to(w.dtype).unsqueeze(-1)
         w = eff * (w.sum(1, keepdim=True) / eff.sum(1, keepdim=True).clamp_min(1e-6))
     return (warped * w[..., None, None]).sum(dim=1)
+
+
+class CoordinateNet(nn.Module):
+    """The paper's baseline (section 5.1, after Pfister et al. 2014): an AlexNet-like network of
+    similar depth that regresses the joints' (x, y) directly instead of heatmaps.
+
+    Five convolutions (11×11 stride 4, 5×5, three 3×3, with max-pools) and three fully
+    connected layers; channel counts scale with the preset like SpatialNet's. Output: N×J×2
+    positions as fractions of the input size.
+    """
+
+    def __init__(self, preset: Preset, num_joints: int = NUM_JOINTS):
+        super().__init__()
+        width = preset.spatial[0] / 128.0
+        c = [max(8, int(round(v * width))) for v in (96, 256, 384, 384, 256)]
+        fc = max(64, int(round(4096 * width)))
+        self.preset = preset
+        self.num_joints = num_joints
+        self.features = nn.Sequential(
+            nn.Conv2d(3, c[0], 11, stride=4, padding=5), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2),
+            nn.Conv2d(c[0], c[1], 5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2),
+            nn.Conv2d(c[1], c[2], 3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(c[2], c[3], 3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(c[3], c[4], 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2),
+            nn.AdaptiveAvgPool2d(6),
+        )
+        self.regressor = nn.Sequential(
+            nn.Flatten(), nn.Linear(c[4] * 36, fc), nn.ReLU(inplace=True), nn.Dropout(0.5),
+            nn.Linear(fc, fc), nn.ReLU(inplace=True), nn.Dropout(0.5), nn.Linear(fc, num_joints * 2),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.regressor(self.features((x - 0.5) * 2.0))
+        return out.view(-1, self.num_joints, 2) + 0.5

@@ -73,6 +73,8 @@ class Annotator:
         self.device = pick_device(settings["device"])
         self.model_path = Path(settings["model"]) if settings.get("model") else shipped_model(settings["preset"])
         self.net, self.pool_layer, self.meta = weights.load(self.model_path, self.device)
+        if self.meta.get("arch") == "coordinate":
+            raise ModelError(f"{self.model_path}: a CoordinateNet baseline; annotate needs a SpatialNet Fusion model")
         self.input_size = self.net.preset.input_size
         self.heatmap_size = self.net.preset.heatmap_size
         trained = self.pool_layer.window if self.pool_layer is not None else 0

@@ -21,7 +21,7 @@ from . import weights
 from .datasets import augment, iterate_sources, load_pixels
 from .errors import PosevidError
 from .heatmaps import targets as heatmap_targets
-from .nets import SpatialNetFusion, TemporalPool
+from .nets import CoordinateNet, SpatialNetFusion, TemporalPool
 from .presets import get_preset
 
 CHECKPOINT = "checkpoint.pt"
@@ -45,14 +45,15 @@ class TrainingData:
     def __len__(self) -> int:
         return len(self.patches)
 
-    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(images B×3×S×S in [0,1], targets B×J×H×W, joint weights B×J) for one step."""
+    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(images B×3×S×S in [0,1], heatmap targets B×J×H×W, joint weights B×J, joints B×J×2
+        in input pixels) for one step."""
         n, bs, seed = len(self), self.cfg["batch_size"], self.cfg["seed"]
         idx = []
         for k in range(step * bs, (step + 1) * bs):
             epoch, pos = divmod(k, n)
             idx.append(int(np.random.default_rng([seed, epoch]).permutation(n)[pos]))
-        ims, tgs, wts = [], [], []
+        ims, tgs, wts, joints = [], [], [], []
         for b, i in enumerate(idx):
             rng = np.random.default_rng([seed, step, b, 1])
             img, pts, lab = augment(self.patches[i], self.joints[i], self.labelled[i], rng,
@@ -60,8 +61,10 @@ class TrainingData:
             ims.append(img)
             tgs.append(heatmap_targets(pts, lab, self.heatmap_size, self.input_size, self.cfg["sigma"]))
             wts.append(lab.astype(np.float32))
+            joints.append(pts)
         x = torch.from_numpy(np.stack(ims)).permute(0, 3, 1, 2).float().div_(255.0)
-        return x, torch.from_numpy(np.stack(tgs)), torch.from_numpy(np.stack(wts))
+        return (x, torch.from_numpy(np.stack(tgs)), torch.from_numpy(np.stack(wts)),
+                torch.from_numpy(np.stack(joints)))
 
 
 def make_optimizer(net: torch.nn.Module, cfg: dict[str, Any]) -> torch.optim.Optimizer:
@@ -87,8 +90,16 @@ def heatmap_loss(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor)
     return (per_joint * weight).sum() / weight.sum().clamp_min(1.0)
 
 
-def _initial(cfg: dict[str, Any], device: torch.device) -> SpatialNetFusion:
+def coordinate_loss(pred: torch.Tensor, joints: torch.Tensor, weight: torch.Tensor, size: int) -> torch.Tensor:
+    """L2 between predicted and true positions (fractions of the input), labelled joints only."""
+    per_joint = ((pred.float() - joints / size) ** 2).sum(-1)
+    return (per_joint * weight).sum() / weight.sum().clamp_min(1.0)
+
+
+def _initial(cfg: dict[str, Any], device: torch.device) -> torch.nn.Module:
     preset = get_preset(cfg["preset"])
+    if cfg["stage"] == "coordinate":
+        return CoordinateNet(preset).to(device)
     net = SpatialNetFusion(preset)
     if cfg.get("init"):
         src, _, meta = weights.load(cfg["init"])
@@ -104,12 +115,12 @@ def export_checkpoint(cfg: dict[str, Any], export: Path | None = None) -> Path:
     if not ckpt_path.exists():
         raise PosevidError(f"{ckpt_path}: no checkpoint to export")
     ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-    net = SpatialNetFusion(get_preset(cfg["preset"]))
+    net = (CoordinateNet if cfg["stage"] == "coordinate" else SpatialNetFusion)(get_preset(cfg["preset"]))
     net.load_state_dict(ck["net"])
     export = Path(export or cfg.get("export") or Path(cfg["out"]) / "model.pt")
     meta = {"stage": cfg["stage"], "iterations": int(ck["step"]), "train_seconds": round(float(ck["elapsed"])),
             "device": "checkpoint"}
-    weights.save(export, net, TemporalPool(cfg["window"]), meta)
+    weights.save(export, net, None if cfg["stage"] == "coordinate" else TemporalPool(cfg["window"]), meta)
     return export
 
 
@@ -155,17 +166,22 @@ def train(cfg: dict[str, Any], resume: bool = False, device: str = "auto", progr
     bar = tqdm(total=total, initial=step, disable=not progress, unit="it", dynamic_ncols=True)
     last_ckpt = time.time()
     use_fusion = cfg["stage"] == "fusion"
+    coordinate = cfg["stage"] == "coordinate"
     try:
         net.train()
         while step < total and not stop["now"]:
             t0 = time.time()
             for g in opt.param_groups:
                 g["lr"] = learning_rate(cfg, step)
-            x, target, w = (t.to(dev, non_blocking=True) for t in data.batch(step))
+            x, target, w, joints = (t.to(dev, non_blocking=True) for t in data.batch(step))
             with torch.autocast(dev.type, enabled=amp):
-                spatial, fused = net(x)
-            ls = heatmap_loss(spatial, target, w)
-            lf = heatmap_loss(fused, target, w) if use_fusion else torch.zeros((), device=dev)
+                pred = net(x)
+            if coordinate:
+                ls = coordinate_loss(pred, joints, w, net.preset.input_size)
+                lf = torch.zeros((), device=dev)
+            else:
+                ls = heatmap_loss(pred[0], target, w)
+                lf = heatmap_loss(pred[1], target, w) if use_fusion else torch.zeros((), device=dev)
             loss = ls + lf
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
@@ -192,7 +208,7 @@ def train(cfg: dict[str, Any], resume: bool = False, device: str = "auto", progr
     export = Path(cfg.get("export") or out / "model.pt")
     meta = {"stage": cfg["stage"], "iterations": step, "train_seconds": round(elapsed),
             "device": str(dev), "samples": len(data)}
-    weights.save(export, net.cpu(), TemporalPool(cfg["window"]), meta)
+    weights.save(export, net.cpu(), None if coordinate else TemporalPool(cfg["window"]), meta)
     if stop["now"]:
         raise KeyboardInterrupt
     return export

@@ -13,17 +13,19 @@ import torch
 
 from .errors import ModelError
 from .joints import JOINTS
-from .nets import SpatialNetFusion, TemporalPool
+from .nets import CoordinateNet, SpatialNetFusion, TemporalPool
 from .presets import Preset
 
 MAGIC = "posevid-weights"
 
 
-def save(path: str | Path, net: SpatialNetFusion, pool: TemporalPool | None, meta: dict[str, Any]) -> None:
+def save(path: str | Path, net: SpatialNetFusion | CoordinateNet, pool: TemporalPool | None,
+         meta: dict[str, Any]) -> None:
     """Write a weight file atomically (temporary name, then rename)."""
     path = Path(path)
-    info = {"preset": net.preset.to_dict(), "joints": list(JOINTS),
-            "window": pool.window if pool is not None else None, **meta}
+    arch = "coordinate" if isinstance(net, CoordinateNet) else "spatialnet-fusion"
+    info = {**meta, "arch": arch, "preset": net.preset.to_dict(), "joints": list(JOINTS),
+            "window": pool.window if pool is not None else None}
     blob = {"magic": MAGIC, "meta": json.dumps(info),
             "net": {k: v.detach().cpu() for k, v in net.state_dict().items()},
             "pool": pool.weight.detach().cpu() if pool is not None else torch.zeros(0)}
@@ -51,7 +53,7 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> tuple[SpatialN
                         input_size=p["input_size"], heatmap_size=p["heatmap_size"])
         if meta["joints"] != list(JOINTS):
             raise ModelError(f"{path}: trained for joints {meta['joints']}, not {list(JOINTS)}")
-        net = SpatialNetFusion(preset)
+        net = (CoordinateNet if meta.get("arch") == "coordinate" else SpatialNetFusion)(preset)
         net.load_state_dict(blob["net"])
         pool = None
         if meta.get("window") is not None:

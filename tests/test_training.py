@@ -67,7 +67,7 @@ def fixed_batch_loss(net: torch.nn.Module, cfg: dict) -> float:
     total = 0.0
     with torch.inference_mode():
         for step in range(4):
-            x, target, w = data.batch(1000 + step)
+            x, target, w, _ = data.batch(1000 + step)
             _, fused = net(x)
             total += float(heatmap_loss(fused, target, w))
     return total / 4
@@ -180,3 +180,16 @@ def test_pooling_stage_learns_weights_from_warped_video_frames(tmp_path, tiny_mo
     losses = [float(r.split(",")[1]) for r in (tmp_path / "run" / "pool_loss.csv").read_text().splitlines()[1:]]
     assert losses[-1] < losses[0]
     assert plot_pool_weights(path, tmp_path / "w.png").stat().st_size > 1000
+
+
+def test_coordinate_net_baseline_trains_and_saves(tmp_path, figure_set):
+    root, _ = figure_set
+    torch.manual_seed(0)
+    cfg = tiny_config(tmp_path, root / "labels.json", stage="coordinate", iterations=30, lr=1e-3)
+    path = train(cfg, progress=False)
+    net, pool, meta = weights.load(path)
+    assert meta["arch"] == "coordinate" and pool is None
+    losses = [float(r.split(",")[1]) for r in (tmp_path / "run" / "loss.csv").read_text().splitlines()[1:]]
+    assert np.mean(losses[-5:]) < np.mean(losses[:5])
+    with torch.inference_mode():
+        assert net(torch.rand(2, 3, 256, 256)).shape == (2, 7, 2)
