@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import PosevidError
+from .errors import InputError, PosevidError
 
 MANIFEST = "manifest.jsonl"
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".ts", ".mts", ".m2ts", ".mpg", ".mpeg",
@@ -147,7 +147,7 @@ def run_batch(in_dir: Path, out_dir: Path, settings: dict[str, Any], workers: in
     from .annotate import ensure_writable_dir  # noqa: PLC0415
 
     if not in_dir.is_dir():
-        raise PosevidError(f"{in_dir}: not a folder")
+        raise InputError(f"{in_dir}: not a folder")
     ensure_writable_dir(out_dir)
     videos = find_videos(in_dir)
     manifest = Manifest(out_dir / MANIFEST)

@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from .annotate import __version__
-from .errors import PosevidError
+from .errors import InputError, PosevidError
 
 INTERNAL_ERROR = 70
 INTERRUPTED = 130
@@ -161,7 +161,7 @@ def batch(in_dir: Path, out_dir: Path, workers: int, ray_address: str | None, ov
     settings = annotate_settings(config_file, **flags)
     Annotator(settings)  # fail now, once, on a bad model or setting, not in every worker
     if not in_dir.is_dir():
-        raise PosevidError(f"{in_dir}: not a folder")
+        raise InputError(f"{in_dir}: not a folder")
     bar = tqdm(total=len(find_videos(in_dir)), disable=quiet, unit="video", dynamic_ncols=True)
 
     def report(o: dict[str, Any]) -> None:
