@@ -34,11 +34,12 @@ def collect_stacks(model: Path, cfg: dict[str, Any], progress: bool) -> tuple[to
     ann = Annotator(section("annotate", model=str(model), flow=cfg["flow"], window=cfg["window"], pool="sum"))
     stacks, present, tgts, wts = [], [], [], []
     size, hsize = ann.input_size, ann.heatmap_size
+    every = max(1, int(cfg.get("frame_stride", 1)))
     for path, labels in tqdm(videos.items(), disable=not progress, desc="warping", unit="video"):
         with VideoReader(path) as reader:
             for state, _ in ann.run(reader, regions=label_regions(labels), keep_stacks=True):
                 s = labels.get(state.frame.index)
-                if s is None or state.roi is None or "stack" not in state.extra:
+                if s is None or state.roi is None or "stack" not in state.extra or state.frame.index % every:
                     continue
                 roi = state.roi
                 pts = (s.joints - [roi.x, roi.y]) * (size / roi.side)
@@ -58,8 +59,9 @@ def fit_pool(stacks: torch.Tensor, present: torch.Tensor, tgts: torch.Tensor, wt
     layer = TemporalPool(window)
     opt = torch.optim.Adam(layer.parameters(), lr=lr)
     rows = []
+    stacks = stacks.float()  # once, not per step: the stack is the bulk of the work
     for step in range(iterations):
-        pooled = weighted_pool(stacks.float(), layer.weight, present)
+        pooled = weighted_pool(stacks, layer.weight, present)
         per_joint = ((pooled - tgts) ** 2).sum(dim=(2, 3))
         loss = (per_joint * wts).sum() / wts.sum().clamp_min(1.0)
         opt.zero_grad()
