@@ -63,12 +63,12 @@ def peak_memory_mb() -> float:
     return float("nan")
 
 
-def timed_run(video: Path, out_dir: Path, **overrides: Any) -> dict[str, Any]:
+def timed_run(source: Path, out_dir: Path, **overrides: Any) -> dict[str, Any]:
     """Annotate once; return fps, per-stage ms per frame, and peak memory during the run."""
     ann = Annotator(annotate_settings(**overrides))
     reset_peak_memory()
     start = time.perf_counter()
-    r = annotate_video(ann, video, out_dir, overwrite=True, progress=False)
+    r = annotate_video(ann, source, out_dir, overwrite=True, progress=False)
     wall = time.perf_counter() - start
     stages = {k: 1000.0 * v / max(1, r.frames) for k, v in ann.clock.seconds.items()}
     return {"frames": r.frames, "seconds": wall, "fps": r.frames / wall, "ms_per_frame": stages,

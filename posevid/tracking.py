@@ -25,6 +25,8 @@ from .roi import Roi, crop, from_joints
 PoseFn = Callable[[list[np.ndarray]], list[tuple[np.ndarray, np.ndarray]]]
 
 REDETECT_EVERY = 5
+#: While confident poses keep the box on the person, faces are looked for this rarely (frames).
+REDETECT_TRACKED = 30
 HOLD_FRAMES = 25
 SMOOTHING = 0.3
 #: Pose feedback: head and both shoulders at least this confident move the box towards the pose.
@@ -82,6 +84,8 @@ class PersonTracker:
         self.input_size = input_size
         self._last_scan = -SCAN_EVERY
         self._scan_every = SCAN_EVERY
+        self._last_detect = -REDETECT_TRACKED
+        self._fed = 0  # pose feedbacks accepted since the last face detection
 
     def faces(self, grey: np.ndarray) -> np.ndarray:
         """Confirmed face boxes (N×4: x, y, w, h) in a grey image."""
@@ -126,6 +130,7 @@ class PersonTracker:
         if found is not None and found.side < 2.5 * self.current.side:
             self.current = _blend(self.current, found, SMOOTHING)
             self.missed = 0
+            self._fed += 1
 
     def scan(self, rgb: np.ndarray) -> Roi | None:
         """Find a person with the pose network: the most confident of overlapping squares."""
@@ -151,7 +156,12 @@ class PersonTracker:
         return best
 
     def region(self, rgb: np.ndarray, index: int) -> Roi | None:
-        if self.current is None or index % REDETECT_EVERY == 0:
+        """The box for this frame. Face detection (about 65 ms on a 640×360 frame) runs every
+        REDETECT_EVERY frames, or every REDETECT_TRACKED while poses keep the box on the person."""
+        tracked = self.current is not None and self._fed >= 3
+        every = REDETECT_TRACKED if tracked else REDETECT_EVERY
+        if index - self._last_detect >= every:
+            self._last_detect, self._fed = index, 0
             found = self.detect(rgb)
             if found is None and self.current is None and index - self._last_scan >= self._scan_every:
                 self._last_scan = index
@@ -160,8 +170,8 @@ class PersonTracker:
             if found is not None:
                 self.current = found if self.current is None else _blend(self.current, found, SMOOTHING)
                 self.missed = 0
-            elif self.current is not None:
-                self.missed += REDETECT_EVERY
+            elif self.current is not None and not tracked:  # poses vouch for a tracked box
+                self.missed += every
                 if self.missed > HOLD_FRAMES:
                     self.current = None
         return self.current
