@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Regenerate docs/performance.md: run every benchmark (about 30 minutes on 2 cores) and gather
 # their tables. Run on a quiet machine; speed figures are ratios within one run.
+# --assemble-only rebuilds the page from benchmarks/results/*.md without running anything.
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=${PYTHON:-../.venv/bin/python}
-$PY throughput.py
-$PY versus_mediapipe.py || echo "(versus_mediapipe skipped: needs the teacher extra)"
-$PY memory.py
-$PY roi_accuracy.py
-$PY cuts.py
+if [ "${1:-}" != "--assemble-only" ]; then
+  $PY throughput.py
+  $PY versus_mediapipe.py || echo "(versus_mediapipe skipped: needs the teacher extra)"
+  $PY memory.py
+  $PY roi_accuracy.py
+  $PY cuts.py
+fi
 {
   echo "# Performance"
   echo
