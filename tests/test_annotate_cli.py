@@ -161,13 +161,15 @@ def test_ctrl_c_removes_unfinished_outputs_and_exits_130(tmp_path, tiny_model):
     import time
 
     video = tmp_path / "long.mp4"
-    make_video(video, frames=200, size=(320, 240))
+    make_video(video, frames=600, size=(256, 192))  # long enough that it cannot finish first
     out = tmp_path / "o"
     p = subprocess.Popen([sys.executable, "-m", "posevid.cli", "annotate", str(video), "-o", str(out), "--model",
                           str(tiny_model), "-q"], stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
     while time.time() < deadline and not list(out.glob(".*.part")):
         time.sleep(0.05)
+    time.sleep(0.5)  # well inside the run, not at its very start
+    assert p.poll() is None
     p.send_signal(signal.SIGINT)
     _, err = p.communicate(timeout=60)
     assert p.returncode == 130 and "interrupted" in err and "Traceback" not in err
