@@ -23,7 +23,7 @@ import numpy as np
 import scipy.io
 
 from .joints import COCO_MAPPING, FLIC_MAPPING, LSP_MAPPING, NUM_JOINTS, map_joints
-from .roi import Roi, from_joints
+from .roi import Roi, crop, from_joints
 from .writers import read_json, record_arrays
 
 #: Confidence below which a teacher label is treated as unlabelled.
@@ -158,8 +158,6 @@ def load_pixels(samples: list[Sample], patch: int) -> tuple[np.ndarray, np.ndarr
             return
         side = roi.side * CACHE_MARGIN
         big = Roi(roi.x + roi.side / 2 - side / 2, roi.y + roi.side / 2 - side / 2, side)
-        from .roi import crop  # noqa: PLC0415
-
         images.append(crop(rgb, big, patch))
         joints.append(((sample.joints - [big.x, big.y]) * (patch / big.side)).astype(np.float32))
         kept.append(sample)

@@ -117,9 +117,14 @@ def export_checkpoint(cfg: dict[str, Any], export: Path | None = None) -> Path:
     ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
     net = (CoordinateNet if cfg["stage"] == "coordinate" else SpatialNetFusion)(get_preset(cfg["preset"]))
     net.load_state_dict(ck["net"])
+    return _export(cfg, net, int(ck["step"]), float(ck["elapsed"]), export, device="checkpoint")
+
+
+def _export(cfg: dict[str, Any], net: torch.nn.Module, step: int, elapsed: float, export: Path | None = None,
+            **extra: Any) -> Path:
+    """Write a run's network as a weight file (with an untrained, uniform pooling layer for heatmap nets)."""
     export = Path(export or cfg.get("export") or Path(cfg["out"]) / "model.pt")
-    meta = {"stage": cfg["stage"], "iterations": int(ck["step"]), "train_seconds": round(float(ck["elapsed"])),
-            "device": "checkpoint"}
+    meta = {"stage": cfg["stage"], "iterations": step, "train_seconds": round(elapsed), **extra}
     weights.save(export, net, None if cfg["stage"] == "coordinate" else TemporalPool(cfg["window"]), meta)
     return export
 
@@ -205,10 +210,7 @@ def train(cfg: dict[str, Any], resume: bool = False, device: str = "auto", progr
         log.close()
         signal.signal(signal.SIGINT, old[0])
         signal.signal(signal.SIGTERM, old[1])
-    export = Path(cfg.get("export") or out / "model.pt")
-    meta = {"stage": cfg["stage"], "iterations": step, "train_seconds": round(elapsed),
-            "device": str(dev), "samples": len(data)}
-    weights.save(export, net.cpu(), None if coordinate else TemporalPool(cfg["window"]), meta)
+    export = _export(cfg, net.cpu(), step, elapsed, device=str(dev), samples=len(data))
     if stop["now"]:
         raise KeyboardInterrupt
     return export

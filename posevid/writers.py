@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -176,7 +175,3 @@ def record_arrays(record: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
         if j.get("x") is not None and j.get("y") is not None and j.get("visible", True):
             xy[i] = (j["x"], j["y"])
     return xy, conf
-
-
-def finite(v: float) -> bool:
-    return v is not None and math.isfinite(v)
