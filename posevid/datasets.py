@@ -8,6 +8,9 @@ source is a small dict (as in a training config):
     {type: coco, labels: person_keypoints.json, images: path/to/images}
     {type: posevid, labels: out/video.json}            # video frames, or images via "image"
     {type: posevid, labels: labels/, videos: videos/}  # a folder of JSON, one per video
+
+Any source may add `repeat: k` to be drawn k times as often in training (to keep a few
+hundred frames of the target domain from drowning in thousands of sports photos).
 """
 from __future__ import annotations
 
@@ -40,6 +43,7 @@ class Sample:
     labelled: np.ndarray  # 7 bool
     time: float = 0.0
     torso: float | None = None  # for torso-normalised PCK, when the format has hips
+    repeat: int = 1             # how many times training draws it per epoch
 
 
 def read_joints_mat(labels: Path, images: Path, first: int = 1, last: int | None = None) -> list[Sample]:
@@ -123,6 +127,16 @@ def read_posevid(labels: Path, videos: Path | None = None, min_confidence: float
 
 def read_source(spec: dict[str, Any], base: Path = Path(".")) -> list[Sample]:
     """Read one data source described by a config dict (see the module docstring)."""
+    samples = _read_source(spec, base)
+    repeat = int(spec.get("repeat", 1))
+    if repeat < 1:
+        raise ValueError(f"{spec['labels']}: repeat must be at least 1, not {repeat}")
+    for s in samples:
+        s.repeat = repeat
+    return samples
+
+
+def _read_source(spec: dict[str, Any], base: Path) -> list[Sample]:
     kind = spec["type"]
     labels = base / spec["labels"]
     if kind in ("lsp", "flic", "mat"):

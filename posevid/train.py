@@ -40,6 +40,8 @@ class TrainingData:
         if not kept:
             raise PosevidError("none of the labelled samples could be read")
         self.labelled = np.stack([s.labelled for s in kept])
+        # Each epoch is a permutation of this pool, where a source with repeat k appears k times.
+        self.pool = np.repeat(np.arange(len(kept)), [s.repeat for s in kept])
         self.cfg, self.input_size, self.heatmap_size = cfg, input_size, heatmap_size
 
     def __len__(self) -> int:
@@ -48,11 +50,11 @@ class TrainingData:
     def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """(images B×3×S×S in [0,1], heatmap targets B×J×H×W, joint weights B×J, joints B×J×2
         in input pixels) for one step."""
-        n, bs, seed = len(self), self.cfg["batch_size"], self.cfg["seed"]
+        n, bs, seed = len(self.pool), self.cfg["batch_size"], self.cfg["seed"]
         idx = []
         for k in range(step * bs, (step + 1) * bs):
             epoch, pos = divmod(k, n)
-            idx.append(int(np.random.default_rng([seed, epoch]).permutation(n)[pos]))
+            idx.append(int(self.pool[np.random.default_rng([seed, epoch]).permutation(n)[pos]]))
         ims, tgs, wts, joints = [], [], [], []
         for b, i in enumerate(idx):
             rng = np.random.default_rng([seed, step, b, 1])

@@ -13,7 +13,7 @@ from synth import draw_figure, figure_joints, texture
 
 from posevid import weights
 from posevid.config import section
-from posevid.datasets import read_coco, read_joints_mat, read_posevid
+from posevid.datasets import read_coco, read_joints_mat, read_posevid, read_source
 from posevid.evaluate import pck_table, torso_pck
 from posevid.train import train
 from posevid.writers import JsonWriter, frame_record
@@ -144,6 +144,22 @@ def test_posevid_reader_round_trips_annotate_json(tmp_path, figure_set):
     s = read_posevid(root / "labels.json")
     assert len(s) == len(truth)
     assert np.allclose(s[0].joints, truth[0], atol=0.01) and s[0].labelled.all()
+
+
+def test_repeat_draws_a_source_more_often(tmp_path, figure_set):
+    from posevid.train import TrainingData
+
+    root, truth = figure_set
+    cfg = tiny_config(tmp_path, root / "labels.json")
+    cfg["data"] = [{"type": "posevid", "labels": str(root / "labels.json")},
+                   {"type": "posevid", "labels": str(root / "labels.json"), "repeat": 3}]
+    data = TrainingData(cfg, 256, 64)
+    n = len(truth)
+    assert len(data) == 2 * n                     # each sample's pixels cached once
+    counts = np.bincount(data.pool, minlength=2 * n)
+    assert (counts[:n] == 1).all() and (counts[n:] == 3).all()
+    with pytest.raises(ValueError, match="repeat"):
+        read_source({"type": "posevid", "labels": str(root / "labels.json"), "repeat": 0})
 
 
 def test_pck_matches_hand_computed_values():
