@@ -5,6 +5,7 @@ settings on one machine rather than claim absolute speeds.
 """
 from __future__ import annotations
 
+import argparse
 import tempfile
 import time
 from pathlib import Path
@@ -98,3 +99,21 @@ def machine() -> str:
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
     return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__} "
             f"({torch.get_num_threads()} threads), {gpu}, numpy {np.__version__}")
+
+
+def parser(doc: str, name: str, video: bool = True) -> argparse.ArgumentParser:
+    """The arguments every benchmark shares: the input video and its size (when it reads one),
+    and where its Markdown table goes (benchmarks/results/NAME.md)."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    if video:
+        ap.add_argument("video", nargs="?", type=Path, default=DEFAULT_SOURCE)
+        ap.add_argument("--size", default="640x360")
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / f"{name}.md")
+    return ap
+
+
+def publish(text: str, out: Path) -> None:
+    """Print a result and write it where run_all.sh gathers it."""
+    print(text)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text + "\n")

@@ -9,14 +9,13 @@ pooling differs between the two runs. "Near a cut" is the 3 frames either side.
 """
 from __future__ import annotations
 
-import argparse
 import tempfile
 from pathlib import Path
 
 import av
 import cv2
 import numpy as np
-from common import machine, markdown_table
+from common import machine, markdown_table, parser, publish
 
 from posevid import Annotator, VideoReader, settings
 from posevid.datasets import Sample, label_regions, read_posevid, videos_of
@@ -88,10 +87,9 @@ def run(model: Path, video: Path, labels: dict[int, Sample], **over) -> tuple[li
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = parser(__doc__, "cuts", video=False)
     ap.add_argument("--model", type=Path, default=Path(__file__).resolve().parents[1] / "models" / "posevid-cpu.pt")
     ap.add_argument("--clip", type=int, default=20)
-    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "cuts.md")
     args = ap.parse_args()
     video, labels, truth = build(Path(tempfile.mkdtemp(prefix="posevid-cuts-")), args.clip)
     found, with_cuts = run(args.model, video, labels)
@@ -108,9 +106,7 @@ def main() -> None:
     text = (f"Model: {args.model.name}, DIS flow, trained window, parametric pooling. Machine: {machine()}.\n"
             f"Joined video: {len(labels)} frames, {len(truth)} true cuts; detected {len(found)}, "
             f"precision {precision:.2f}, recall {recall:.2f}.\n\n" + markdown_table(header, rows))
-    print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text + "\n")
+    publish(text, args.out)
 
 
 if __name__ == "__main__":

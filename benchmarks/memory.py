@@ -7,19 +7,16 @@ The ratio of each peak to the first run's is printed.
 """
 from __future__ import annotations
 
-import argparse
 import tempfile
 from pathlib import Path
 
-from common import DEFAULT_SOURCE, machine, markdown_table, resized_copy, timed_run
+from common import machine, markdown_table, parser, publish, resized_copy, timed_run
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("video", nargs="?", type=Path, default=DEFAULT_SOURCE)
-    ap.add_argument("--size", default="320x180")
+    ap = parser(__doc__, "memory")
+    ap.set_defaults(size="320x180")
     ap.add_argument("--minutes", default="1,10")
-    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "memory.md")
     args = ap.parse_args()
     w, h = (int(v) for v in args.size.split("x"))
     tmp = Path(tempfile.mkdtemp(prefix="posevid-mem-"))
@@ -33,9 +30,7 @@ def main() -> None:
     text = (f"Input: {args.video.name} looped, {w}×{h}, default settings (cpu preset, DIS flow, trained window, "
             f"overlay video written). Machine: {machine()}.\n\n"
             + markdown_table(["minutes", "frames", "fps", "peak MB", "× first"], rows))
-    print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text + "\n")
+    publish(text, args.out)
 
 
 if __name__ == "__main__":

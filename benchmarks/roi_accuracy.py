@@ -11,14 +11,13 @@ Accuracy is % of joints within 6 and 10 px at the 256-pixel scale of the labelle
 """
 from __future__ import annotations
 
-import argparse
 import tempfile
 from pathlib import Path
 
 import av
 import cv2
 import numpy as np
-from common import machine, markdown_table
+from common import machine, markdown_table, parser, publish
 
 from posevid.datasets import Sample, read_joints_mat, read_posevid, videos_of
 from posevid.evaluate import eval_videos, pck_table
@@ -64,9 +63,8 @@ def table(name: str, res: dict[str, np.ndarray]) -> tuple[str, list]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = parser(__doc__, "roi_accuracy", video=False)
     ap.add_argument("--model", type=Path, default=Path(__file__).resolve().parents[1] / "models" / "posevid-cpu.pt")
-    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "roi_accuracy.md")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="posevid-roi-"))
     parts = [f"Model: {args.model.name}. Machine: {machine()}.\n"]
@@ -79,9 +77,7 @@ def main() -> None:
         text, _ = table("street video (teacher labels)", eval_videos(args.model, street, VARIANTS))
         parts.append(text)
     out = "\n\n".join(parts)
-    print(out)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(out + "\n")
+    publish(out, args.out)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ cd "$(dirname "$0")"
 PY=${PYTHON:-../.venv/bin/python}
 if [ "${1:-}" != "--assemble-only" ]; then
   $PY throughput.py
+  $PY network.py
+  $PY flow_presets.py
   $PY versus_mediapipe.py || echo "(versus_mediapipe skipped: needs the teacher extra)"
   $PY memory.py
   $PY roi_accuracy.py
@@ -18,7 +20,7 @@ fi
   echo "Regenerate with \`bash benchmarks/run_all.sh\` (writes benchmarks/results/*.md and this file)."
   echo "Figures are measured, on the machine named in each section; speed is also given as a ratio"
   echo "to a baseline run in the same process."
-  for part in throughput versus_mediapipe memory roi_accuracy cuts; do
+  for part in throughput network flow_presets versus_mediapipe memory roi_accuracy cuts; do
     [ -f "results/$part.md" ] || continue
     echo
     echo "## $part"

@@ -7,25 +7,21 @@ given as a ratio to the baseline run (the default preset without flow) in the sa
 """
 from __future__ import annotations
 
-import argparse
 import tempfile
 from pathlib import Path
 
 import torch
-from common import DEFAULT_SOURCE, decode_fps, machine, markdown_table, resized_copy, timed_run
+from common import decode_fps, machine, markdown_table, parser, publish, resized_copy, timed_run
 
 STAGES = ("crop", "network", "flow", "warp+pool", "draw", "encode")
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("video", nargs="?", type=Path, default=DEFAULT_SOURCE)
-    ap.add_argument("--size", default="640x360")
+    ap = parser(__doc__, "throughput")
     ap.add_argument("--presets", default="cpu")
     ap.add_argument("--flows", default="dis,farneback,deepflow")
     ap.add_argument("--windows", default="0,3,7,15")
     ap.add_argument("--devices", default="cpu" + (",cuda" if torch.cuda.is_available() else ""))
-    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "throughput.md")
     args = ap.parse_args()
     w, h = (int(v) for v in args.size.split("x"))
     tmp = Path(tempfile.mkdtemp(prefix="posevid-bench-"))
@@ -50,9 +46,7 @@ def main() -> None:
             f"{decode_fps(video):.0f} fps. Machine: {machine()}. Stage times are per frame and overlap "
             "(decode, network and encode run in separate threads), so they do not add up to 1/fps.\n\n"
             + markdown_table(header, rows))
-    print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text + "\n")
+    publish(text, args.out)
 
 
 if __name__ == "__main__":

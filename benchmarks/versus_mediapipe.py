@@ -7,12 +7,11 @@ frame; posevid runs the whole annotate job (default settings, with and without f
 """
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
 from pathlib import Path
 
-from common import DEFAULT_SOURCE, machine, markdown_table, resized_copy, timed_run
+from common import machine, markdown_table, parser, publish, resized_copy, timed_run
 
 from posevid.teacher import Teacher
 from posevid.video import VideoReader
@@ -31,10 +30,7 @@ def mediapipe_fps(video: Path) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("video", nargs="?", type=Path, default=DEFAULT_SOURCE)
-    ap.add_argument("--size", default="640x360")
-    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "versus_mediapipe.md")
+    ap = parser(__doc__, "versus_mediapipe")
     args = ap.parse_args()
     w, h = (int(v) for v in args.size.split("x"))
     tmp = Path(tempfile.mkdtemp(prefix="posevid-mp-"))
@@ -49,9 +45,7 @@ def main() -> None:
         rows.append([label.replace("whole job", "JSON only"), r2["fps"], r2["fps"] / mp])
     text = (f"Input: {args.video.name} resized to {w}×{h}. Machine: {machine()}.\n\n"
             + markdown_table(["what", "fps", "× MediaPipe"], rows))
-    print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text + "\n")
+    publish(text, args.out)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,16 @@
 """Frames to joints, streamed: the wiring of decode → crop → network → flow → warp and pool → joints.
 
-A frame's state stays in a sliding window only until frame t+n has been pooled, so
-memory is bounded by the window, never by the video's length. The pipeline module only
-wires the modules that do the work together.
+Three threads joined by bounded queues: decoding; preparing (finding the person, cropping,
+shot cuts and the optical flow between consecutive crops, which needs no heatmaps); and
+the network with the warping and pooling. Drawing and encoding run in a fourth (annotate).
+PyAV, OpenCV and torch release the GIL, so on two cores the slowest stage, not the sum,
+sets the pace. A frame's state stays in a sliding window only until frame t+n has been
+pooled, so memory is bounded by the window, never by the video's length. The pipeline
+module only wires the modules that do the work together.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -22,8 +26,7 @@ from .flow import FLOW_METHODS, flow_image, make_flow, to_heatmap
 from .heatmaps import peaks
 from .shots import ShotDetector
 from .streaming import Prefetch
-from .temporal import POOL_METHODS, compose, warp
-from .temporal import pool as pool_maps
+from .temporal import POOL_METHODS, WindowPool, follow, pack
 from .timing import Stopwatch
 from .tracking import PersonTracker
 from .video import Frame, VideoReader
@@ -59,6 +62,16 @@ class FrameState:
     segment: int = 0                             # shot index: never pool across segments
     status: str = "ok"
     extra: dict[str, Any] = field(default_factory=dict)
+    packed: np.ndarray | None = None             # temporal.pack of heatmap and flows, once built
+    packed_flows: tuple[bool, bool] = (False, False)  # which flows the pack holds
+
+    def pack(self) -> np.ndarray:
+        """The frame packed for warping; rebuilt when a flow has arrived since."""
+        have = (self.fwd is not None, self.bwd is not None)
+        if self.packed is None or have != self.packed_flows:
+            self.packed_flows = have
+            self.packed = pack(self.heatmap, self.fwd, self.bwd)
+        return self.packed
 
 
 class Annotator:
@@ -73,6 +86,9 @@ class Annotator:
         self.device = pick_device(settings["device"])
         self.model_path = Path(settings["model"]) if settings.get("model") else shipped_model(settings["preset"])
         self.net, self.pool_layer, self.meta = weights.load(self.model_path, self.device)
+        # Channels-last (NHWC) convolutions: about a quarter less time a frame on a 2-core CPU
+        # with the same results (benchmarks/network.py); on CUDA it suits tensor cores.
+        self.net = self.net.to(memory_format=torch.channels_last)
         if self.meta.get("arch") == "coordinate":
             raise ModelError(f"{self.model_path}: a CoordinateNet baseline; annotate needs a SpatialNet Fusion model")
         self.input_size = self.net.preset.input_size
@@ -110,6 +126,7 @@ class Annotator:
     def heatmaps(self, inputs: list[np.ndarray]) -> torch.Tensor:
         """Fusion heatmaps (B×J×H×W) for a batch of RGB network inputs."""
         x = torch.from_numpy(np.stack(inputs)).to(self.device).permute(0, 3, 1, 2).float().div_(255.0)
+        x = x.contiguous(memory_format=torch.channels_last)
         which = 0 if self.s.get("heatmap") == "spatial" else 1
         if self.device.type == "cuda":
             with torch.autocast("cuda", dtype=torch.float16):
@@ -152,19 +169,13 @@ class Annotator:
         window: list[FrameState] = []   # frames whose heatmaps are still needed, oldest first
         pending: list[tuple[FrameState, np.ndarray]] = []
         emitted = 0                     # frame index of the next frame to emit
-        prefetch = Prefetch(reader.frames(), size=max(8, s["batch_size"] * 2))
+        queue_size = max(8, s["batch_size"] * 2)
+        frames = Prefetch(reader.frames(), size=queue_size)
+        choose = regions or (lambda frame: fixed if tracker is None else tracker.region(frame.image, frame.index))
+        prepared = Prefetch(self._prepare(frames, choose, shots, info.width, info.height), size=queue_size)
         try:
-            for frame in prefetch:
-                with self.clock("crop"):
-                    if regions is not None:
-                        region = regions(frame)
-                    else:
-                        region = fixed if tracker is None else tracker.region(frame.image, frame.index)
-                    st = FrameState(frame, region, status="ok" if region is not None else "no_person")
-                    inp = roi_mod.crop(frame.image, region or roi_mod.letterbox(info.width, info.height),
-                                       self.input_size)
-                    st.segment = shots.update(inp, frame.time, frame.index)
-                pending.append((st, inp))
+            for item in prepared:
+                pending.append(item)
                 if len(pending) >= s["batch_size"]:
                     self._ingest(pending, window)
                     pending = []
@@ -175,17 +186,33 @@ class Annotator:
             done, window, emitted = self._emit_ready(window, emitted, final=True)
             yield from done
         finally:
-            prefetch.close()
+            prepared.close()
+            frames.close()
 
-    def _ingest(self, batch: list[tuple[FrameState, np.ndarray]], window: list[FrameState]) -> None:
-        """Run the network on a batch and append its frames to the window, with their flows."""
-        with self.clock("network"):
-            maps = self.heatmaps([inp for _, inp in batch]).float().permute(0, 2, 3, 1).cpu().numpy()
-        for (st, inp), hm in zip(batch, maps, strict=True):
-            st.heatmap = hm
+    def _prepare(self, frames: Iterable[Frame], choose: Callable[[Frame], roi_mod.Roi | None],
+                 shots: ShotDetector, width: int, height: int) -> Iterator[tuple[FrameState, np.ndarray]]:
+        """Per frame, in the preparation thread: the region, the network input, the shot, and
+        the flows between this crop and the previous one (set on both states before this one
+        is handed on, so the network thread always finds a frame's flows in place)."""
+        prev: FrameState | None = None
+        for frame in frames:
+            with self.clock("crop"):
+                region = choose(frame)
+                st = FrameState(frame, region, status="ok" if region is not None else "no_person")
+                inp = roi_mod.crop(frame.image, region or roi_mod.letterbox(width, height), self.input_size)
+                st.segment = shots.update(inp, frame.time, frame.index)
             if self.flow_fn is not None:
                 with self.clock("flow"):
-                    self._add_flows(window[-1] if window else None, st, inp)
+                    self._add_flows(prev, st, inp)
+            prev = st
+            yield st, inp
+
+    def _ingest(self, batch: list[tuple[FrameState, np.ndarray]], window: list[FrameState]) -> None:
+        """Run the network on a batch and append its frames to the window."""
+        with self.clock("network"):
+            maps = self.heatmaps([inp for _, inp in batch]).float().permute(0, 2, 3, 1).cpu().numpy()
+        for (st, _), hm in zip(batch, maps, strict=True):
+            st.heatmap = hm
             window.append(st)
         self.max_buffered = max(self.max_buffered, len(window))
 
@@ -220,28 +247,34 @@ class Annotator:
                 window = window[drop:]
         return out, window, emitted
 
-    def window_maps(self, window: list[FrameState], k: int) -> tuple[np.ndarray, np.ndarray]:
-        """The (2n+1)×H×W×J heatmaps of frame window[k]'s neighbours warped onto it, and which exist.
+    def neighbours(self, window: list[FrameState], k: int) -> Iterator[tuple[int, np.ndarray]]:
+        """(slot, H×W×J map) for frame window[k] and each neighbour warped onto it.
 
         Slot n is the frame itself, n+i the frame i later, n−i the frame i earlier. A neighbour
         is used only if it is in the same shot and every flow on the way to it exists.
         """
         t, n = window[k], self.window
+        yield n, t.heatmap
+        joints = t.heatmap.shape[2]
+        for step, states, attr in ((1, window[k + 1 : k + 1 + n], "fwd"), (-1, window[max(0, k - n) : k][::-1], "bwd")):
+            chain, prev = [], t
+            for st in states:
+                if st.segment != t.segment or getattr(prev, attr) is None:
+                    break
+                chain.append(st)
+                prev = st
+            if chain:
+                packs = [st.pack() for st in chain]
+                for i, (_, warped) in enumerate(follow(getattr(t, attr), packs, joints, step)):
+                    yield n + step * (i + 1), warped
+
+    def window_maps(self, window: list[FrameState], k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The (2n+1)×H×W×J stack of neighbours() and which slots exist (for training the pooling)."""
+        t, n = window[k], self.window
         maps = np.zeros((2 * n + 1, *t.heatmap.shape), dtype=np.float32)
         present = np.zeros(2 * n + 1, dtype=np.float32)
-        maps[n], present[n] = t.heatmap, 1
-        for step, states, attr in ((1, window[k + 1 : k + 1 + n], "fwd"), (-1, window[max(0, k - n) : k][::-1], "bwd")):
-            flows, used, prev = [], [], t
-            for st in states:
-                f = getattr(prev, attr)
-                if st.segment != t.segment or f is None:
-                    break
-                flows.append(f)
-                used.append(st)
-                prev = st
-            for i, (st, pos) in enumerate(zip(used, compose(flows, self.heatmap_size), strict=True)):
-                maps[n + step * (i + 1)] = warp(st.heatmap, pos)
-                present[n + step * (i + 1)] = 1
+        for slot, m in self.neighbours(window, k):
+            maps[slot], present[slot] = m, 1
         return maps, present
 
     def _pool_frame(self, window: list[FrameState], k: int) -> dict[str, Any]:
@@ -252,11 +285,17 @@ class Annotator:
         t = window[k]
         hm = t.heatmap
         if self.window > 0:
-            maps, present = self.window_maps(window, k)
+            pooled = WindowPool(self.s["pool"], self.window, self.pool_weights)
             if self.keep_stacks:
+                maps, present = self.window_maps(window, k)
                 t.extra["stack"] = torch.from_numpy(maps).permute(0, 3, 1, 2).half()
                 t.extra["present"] = torch.from_numpy(present)
-            hm = pool_maps(maps, present, self.s["pool"], self.pool_layer, self.pool_weights)
+                for slot in np.flatnonzero(present):
+                    pooled.add(int(slot), maps[slot])
+            else:
+                for slot, m in self.neighbours(window, k):
+                    pooled.add(slot, m)
+            hm = pooled.result()
         hm = np.ascontiguousarray(hm.transpose(2, 0, 1))
         t.extra["heatmap"] = hm
         if t.roi is None:

@@ -4,23 +4,29 @@ Tracks are built by composition: the position in frame t+k of pixel p of frame t
 chain F(t→t+1), then F(t+1→t+2) sampled at the moved point, and so on; past frames use
 the backward flows. Warping samples H(t+k) at the track positions (backward warping).
 
-Everything runs at heatmap resolution on the CPU with OpenCV's remap (heatmaps are
-H×W×J float32 arrays): a 7-channel 64×64 remap takes about 0.07 ms, whereas torch's
-grid_sample on a busy 2-core machine took 20 times longer, so the temporal stage stays a
-small fraction of the network time even at n = 15. On a GPU the heatmaps are copied to
-the host once per frame (7×64×64 floats), which costs less than launching the kernels.
+Both happen in one OpenCV remap per neighbour: each frame's heatmap and its two flows are
+packed into one 12-channel H×W image (`pack`), and since following the track and warping
+the heatmap sample the same frame at the same positions, one bilinear remap of the pack
+gives the warped heatmap and the next flow step together. OpenCV's remap of 8 or 12 float
+channels costs about what 4 does and less than 7 or 2 (measured on 2 cores), so a slot
+costs a third of a separate track step and warp; with the pooling accumulated as slots
+arrive (`WindowPool`) instead of stacking 2n+1 maps, the temporal stage at n = 15 stays a
+small fraction of the network time. Everything runs on the CPU at heatmap resolution
+(torch's grid_sample was 20 times slower on a busy 2-core machine); on a GPU the heatmaps
+are copied to the host once per frame (7×64×64 floats).
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import cv2
 import numpy as np
 import torch
 
-from .nets import TemporalPool, weighted_pool
-
 POOL_METHODS = ("parametric", "sum", "max")
+
+#: Channels of a packed frame: J heatmap channels, forward flow (2), backward flow (2), padding.
+PACK_CHANNELS = 12
 
 
 def identity_positions(size: int) -> np.ndarray:
@@ -29,46 +35,88 @@ def identity_positions(size: int) -> np.ndarray:
     return np.dstack([xs, ys])
 
 
-def compose(flows: Sequence[np.ndarray], size: int) -> list[np.ndarray]:
-    """Positions reached by following a chain of flows from every pixel.
-
-    flows[k] (H×W×2) takes frame k to frame k+1. Returns [pos_1, ..., pos_K] where pos_k
-    (H×W×2) is where pixel p of frame 0 lies in frame k. Flow is sampled bilinearly, and
-    clamped at the border, at each intermediate position.
-    """
-    pos = identity_positions(size)
-    out = []
-    for f in flows:
-        pos = pos + cv2.remap(f, pos[..., 0], pos[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        out.append(pos)
+def pack(heatmap: np.ndarray, fwd: np.ndarray | None, bwd: np.ndarray | None) -> np.ndarray:
+    """One H×W×12 float32 image of a frame: heatmap (J ≤ 7 channels), flow to the next frame,
+    flow to the previous frame (zeros where missing), zero padding."""
+    h, w, j = heatmap.shape
+    if j + 4 > PACK_CHANNELS:
+        raise ValueError(f"a pack holds at most {PACK_CHANNELS - 4} joints, not {j}")
+    out = np.zeros((h, w, PACK_CHANNELS), dtype=np.float32)
+    out[..., :j] = heatmap
+    if fwd is not None:
+        out[..., j : j + 2] = fwd
+    if bwd is not None:
+        out[..., j + 2 : j + 4] = bwd
     return out
 
 
-def warp(heatmap: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    """Sample one H×W×J heatmap at H×W×2 positions; outside the map is zero confidence."""
-    return cv2.remap(heatmap, positions[..., 0], positions[..., 1], cv2.INTER_LINEAR,
-                     borderMode=cv2.BORDER_CONSTANT, borderValue=0).reshape(heatmap.shape)
+def follow(first_flow: np.ndarray, packs: Sequence[np.ndarray], joints: int,
+           direction: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Walk a chain of frames away from frame t, yielding (positions, warped heatmap) per frame.
 
-
-def pool(warped: np.ndarray, present: np.ndarray, method: str, layer: TemporalPool | None,
-         weights: torch.Tensor | None = None) -> np.ndarray:
-    """Combine (2n+1)×H×W×J warped maps into H×W×J.
-
-    present marks which offsets exist (the window is truncated at video ends and cuts;
-    absent slots are ignored). parametric uses the learned per-joint weights (`weights`,
-    J×(2n+1), overrides the layer's own for a narrowed window); sum averages the present
-    maps; max takes the per-pixel maximum.
+    first_flow (H×W×2) takes frame t to the first frame of the chain; packs are the chain's
+    packed frames in order; direction is +1 (later frames: forward flows) or −1 (earlier
+    frames: backward flows). positions (H×W×2) are where each pixel of frame t lies in that
+    frame; the warped heatmap (H×W×J) is that frame's heatmap sampled there. Outside the
+    map, heatmaps and flows are zero: a track that leaves the picture stays where it left.
     """
-    mask = np.asarray(present, dtype=bool)
-    if method == "sum":
-        return warped[mask].mean(0)
-    if method == "max":
-        return warped[mask].max(0)
-    if method == "parametric":
-        if layer is None and weights is None:
-            raise ValueError("parametric pooling needs trained pooling weights in the model file")
-        w = (weights if weights is not None else layer.weight.detach()).float().cpu()
-        maps = torch.from_numpy(np.ascontiguousarray(warped)).permute(0, 3, 1, 2)[None]  # 1×T×J×H×W
-        out = weighted_pool(maps, w, torch.from_numpy(mask.astype(np.float32))[None])[0]
-        return out.permute(1, 2, 0).numpy()
-    raise ValueError(f"unknown pooling {method!r} (choose from {', '.join(POOL_METHODS)})")
+    pos = identity_positions(first_flow.shape[0]) + first_flow
+    c = joints if direction > 0 else joints + 2
+    for p in packs:
+        sampled = cv2.remap(p, pos[..., 0], pos[..., 1], cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        yield pos, sampled[..., :joints]
+        pos = pos + sampled[..., c : c + 2]
+
+
+class WindowPool:
+    """Pools the 2n+1 warped maps of one frame as they arrive, without stacking them.
+
+    parametric: the learned per-joint weights (J×(2n+1)); slots that never arrive (the window
+    is truncated at video ends and cuts) are left out and the remaining weights rescaled to
+    the full per-joint sum, exactly as nets.weighted_pool does in training. sum: the mean
+    of the present maps. max: their per-pixel maximum.
+    """
+
+    def __init__(self, method: str, window: int, weights: torch.Tensor | np.ndarray | None = None):
+        if method not in POOL_METHODS:
+            raise ValueError(f"unknown pooling {method!r} (choose from {', '.join(POOL_METHODS)})")
+        if method == "parametric":
+            if weights is None:
+                raise ValueError("parametric pooling needs trained pooling weights in the model file")
+            w = weights.detach().float().cpu().numpy() if isinstance(weights, torch.Tensor) else weights
+            self.weights = np.asarray(w, dtype=np.float32)
+            if self.weights.shape[1] != 2 * window + 1:
+                raise ValueError(f"{self.weights.shape[1]} pooling weights for a window of {2 * window + 1}")
+        self.method, self.window = method, window
+        self.acc: np.ndarray | None = None
+        self.present_weight: np.ndarray | None = None
+        self.count = 0
+
+    def add(self, slot: int, warped: np.ndarray) -> None:
+        """Add the map of offset slot − n (slot n is the frame itself)."""
+        self.count += 1
+        if self.method == "parametric":
+            w = self.weights[:, slot]
+            if self.acc is None:
+                self.acc, self.present_weight = warped * w, w.copy()
+            else:
+                self.acc += warped * w
+                self.present_weight += w
+        elif self.acc is None:
+            self.acc = np.array(warped, dtype=np.float32, copy=True)
+        elif self.method == "sum":
+            self.acc += warped
+        else:
+            np.maximum(self.acc, warped, out=self.acc)
+
+    def result(self) -> np.ndarray:
+        """The pooled H×W×J map."""
+        if self.acc is None:
+            raise ValueError("nothing to pool: the frame's own map was never added")
+        if self.method == "parametric":
+            total = self.weights.sum(1)
+            return self.acc * (total / np.maximum(self.present_weight, 1e-6))
+        if self.method == "sum":
+            return self.acc / self.count
+        return self.acc

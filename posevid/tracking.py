@@ -14,6 +14,7 @@ takes the square where it is most confident of a head and shoulders.
 """
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import cv2
@@ -39,6 +40,13 @@ SCAN_EVERY_MAX = 320
 SCAN_SIDES = (1.0, 0.6, 0.4)
 #: A scanned square counts as a person when head and shoulders average at least this confidence.
 SCAN_CONFIDENCE = 0.3
+#: Upper-body box side over face width, as roi_from_face makes it (3.2 × 2.3 face widths).
+BOX_PER_FACE = 7.36
+#: While following someone, faces are looked for only in the box grown by this fraction of its
+#: side on every side, at 0.5–2× the expected face size, in an image scaled so that the
+#: expected face is LOCAL_FACE_PIXELS wide: a few milliseconds instead of a full-frame search.
+LOCAL_MARGIN = 0.5
+LOCAL_FACE_PIXELS = 48
 
 
 def face_cascade(name: str = "haarcascade_frontalface_default.xml") -> cv2.CascadeClassifier:
@@ -86,11 +94,15 @@ class PersonTracker:
         self._scan_every = SCAN_EVERY
         self._last_detect = -REDETECT_TRACKED
         self._fed = 0  # pose feedbacks accepted since the last face detection
+        # region() runs in the pipeline's preparation thread, feedback() in the network thread
+        self._lock = threading.Lock()
 
-    def faces(self, grey: np.ndarray) -> np.ndarray:
+    def faces(self, grey: np.ndarray, min_size: int = 16, max_size: int | None = None) -> np.ndarray:
         """Confirmed face boxes (N×4: x, y, w, h) in a grey image."""
         found = []
-        for x, y, w, h in self.cascade.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=5, minSize=(16, 16)):
+        limits = {"maxSize": (max_size, max_size)} if max_size else {}
+        for x, y, w, h in self.cascade.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=5,
+                                                        minSize=(min_size, min_size), **limits):
             pad = w // 2
             sub = grey[max(0, y - pad): y + h + pad, max(0, x - pad): x + w + pad]
             lo, hi = (int(w * 0.6),) * 2, (int(w * 1.6),) * 2
@@ -100,22 +112,43 @@ class PersonTracker:
 
     def detect(self, rgb: np.ndarray) -> Roi | None:
         """The person's box from the faces in a frame: by the --person rule when nobody is being
-        followed yet, else the face nearest the current box (so the choice stays with one person)."""
+        followed yet, else the face nearest the current box (so the choice stays with one person),
+        looked for only around that box."""
+        current = self.current
+        if current is not None:
+            return self._detect_near(rgb, current)
         grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         scale = 1.0
         if max(grey.shape) > 960:
             scale = 960 / max(grey.shape)
             grey = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         faces = self.faces(grey) / scale
-        if self.current is not None and len(faces):
-            c = np.array([self.current.x + self.current.side / 2, self.current.y + self.current.side / 2])
-            centres = faces[:, :2] + faces[:, 2:] / 2
-            d = np.linalg.norm(centres - c, axis=1)
-            k = int(np.argmin(d))
-            return roi_from_face(*faces[k]) if d[k] < 0.75 * self.current.side else None
         h, w = rgb.shape[:2]
         face = choose(faces, self.rule, w, h)
         return None if face is None else roi_from_face(*face)
+
+    def _detect_near(self, rgb: np.ndarray, current: Roi) -> Roi | None:
+        h, w = rgb.shape[:2]
+        m = LOCAL_MARGIN * current.side
+        x0, y0 = max(0, int(current.x - m)), max(0, int(current.y - m))
+        x1, y1 = min(w, int(current.x + current.side + m)), min(h, int(current.y + current.side + m))
+        if x1 - x0 < 16 or y1 - y0 < 16:
+            return None
+        face_w = current.side / BOX_PER_FACE
+        scale = float(np.clip(LOCAL_FACE_PIXELS / face_w, 0.1, 2.0))  # small faces are enlarged too
+        grey = cv2.cvtColor(rgb[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY)
+        if scale != 1.0:
+            interp = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
+            grey = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=interp)
+        lo = max(16, int(0.5 * face_w * scale))
+        faces = self.faces(grey, lo, max(lo + 1, int(2 * face_w * scale)))
+        if not len(faces):
+            return None
+        faces = faces / scale + [x0, y0, 0, 0]
+        c = np.array([current.x + current.side / 2, current.y + current.side / 2])
+        d = np.linalg.norm(faces[:, :2] + faces[:, 2:] / 2 - c, axis=1)
+        k = int(np.argmin(d))
+        return roi_from_face(*faces[k]) if d[k] < 0.75 * current.side else None
 
     def feedback(self, joints: np.ndarray, confidence: np.ndarray) -> None:
         """Let a confident pose (head and shoulders, frame pixels) refine the box for later frames.
@@ -123,14 +156,13 @@ class PersonTracker:
         The pipeline calls this as frames are pooled, a window behind the frame being cropped,
         which is fine for a box that is smoothed anyway.
         """
-        if self.current is None:
-            return
         visible = confidence >= FEEDBACK_CONFIDENCE
         found = from_joints(joints, visible) if visible[:3].all() else None
-        if found is not None and found.side < 2.5 * self.current.side:
-            self.current = _blend(self.current, found, SMOOTHING)
-            self.missed = 0
-            self._fed += 1
+        with self._lock:
+            if self.current is not None and found is not None and found.side < 2.5 * self.current.side:
+                self.current = _blend(self.current, found, SMOOTHING)
+                self.missed = 0
+                self._fed += 1
 
     def scan(self, rgb: np.ndarray) -> Roi | None:
         """Find a person with the pose network: the most confident of overlapping squares."""
@@ -167,13 +199,14 @@ class PersonTracker:
                 self._last_scan = index
                 found = self.scan(rgb)
                 self._scan_every = SCAN_EVERY if found is not None else min(2 * self._scan_every, SCAN_EVERY_MAX)
-            if found is not None:
-                self.current = found if self.current is None else _blend(self.current, found, SMOOTHING)
-                self.missed = 0
-            elif self.current is not None and not tracked:  # poses vouch for a tracked box
-                self.missed += every
-                if self.missed > HOLD_FRAMES:
-                    self.current = None
+            with self._lock:
+                if found is not None:
+                    self.current = found if self.current is None else _blend(self.current, found, SMOOTHING)
+                    self.missed = 0
+                elif self.current is not None and not tracked:  # poses vouch for a tracked box
+                    self.missed += every
+                    if self.missed > HOLD_FRAMES:
+                        self.current = None
         return self.current
 
 
