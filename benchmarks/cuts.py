@@ -19,10 +19,8 @@ from common import machine, markdown_table, parser, publish
 
 from posevid import Annotator, VideoReader, settings
 from posevid.datasets import Sample, label_regions, read_posevid, videos_of
-from posevid.evaluate import pck_table
-from posevid.heatmaps import peaks
+from posevid.evaluate import frame_distances, pck_table
 from posevid.joints import JOINT_TYPES
-from posevid.roi import from_joints
 
 LABELS = Path(__file__).resolve().parents[1] / "work-data" / "labels"
 SOURCES = ["pose2sim-demo_single-person_cam04", "street-video_paris-street", "pose2sim-demo_multi-person_cam04",
@@ -76,13 +74,9 @@ def run(model: Path, video: Path, labels: dict[int, Sample], **over) -> tuple[li
     dists = {}
     with VideoReader(video) as r:
         for state, _ in ann.run(r, regions=label_regions(labels)):
-            s = labels.get(state.frame.index)
-            if s is None or state.roi is None:
-                continue
-            pred = state.roi.to_frame(peaks(state.extra["heatmap"], 256)[0].astype(np.float64), 256)
-            side = from_joints(s.joints, s.labelled).side
-            err = np.linalg.norm(pred - s.joints, axis=1) * 256 / side
-            dists[state.frame.index] = np.where(s.labelled, err, np.nan)
+            d = frame_distances(state, labels.get(state.frame.index), ann.input_size)
+            if d is not None:
+                dists[state.frame.index] = d
     return [c["frame"] for c in ann.cuts], dists
 
 

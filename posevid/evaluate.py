@@ -22,7 +22,7 @@ from .config import section
 from .datasets import Sample, iterate_sources, label_regions, videos_of
 from .heatmaps import peaks
 from .joints import JOINT_TYPES, NUM_JOINTS
-from .pipeline import Annotator, shipped_model
+from .pipeline import Annotator, FrameState, shipped_model
 from .roi import crop, from_joints
 from .video import VideoReader
 
@@ -100,6 +100,19 @@ def video_settings(windows: list[int], pools: list[str], flow: str, trained: int
     return out
 
 
+def frame_distances(state: FrameState, label: Sample | None, size: int) -> np.ndarray | None:
+    """Per-joint distance of a pipeline frame's joints from its label, at the network scale of
+    the labelled upper-body box (so every region choice is measured alike); inf where no
+    person was found, NaN for unlabelled joints, None when the frame has no usable label."""
+    gt_roi = from_joints(label.joints, label.labelled) if label is not None else None
+    if gt_roi is None:
+        return None
+    if state.roi is None:
+        return np.where(label.labelled, np.inf, np.nan)
+    pred = state.roi.to_frame(peaks(state.extra["heatmap"], size)[0].astype(np.float64), size)
+    return np.where(label.labelled, np.linalg.norm(pred - label.joints, axis=1) * size / gt_roi.side, np.nan)
+
+
 def eval_videos(model: Path, videos: dict[str, dict[int, Sample]], variants: dict[str, dict[str, Any]],
                 progress: bool = False) -> dict[str, np.ndarray]:
     """256-scale distances of each pipeline variant on the labelled frames of each video.
@@ -118,16 +131,9 @@ def eval_videos(model: Path, videos: dict[str, dict[int, Sample]], variants: dic
             with VideoReader(path) as reader:
                 chooser = None if own_regions else label_regions(labels)
                 for state, _ in ann.run(reader, regions=chooser):
-                    s = labels.get(state.frame.index)
-                    gt_roi = from_joints(s.joints, s.labelled) if s is not None else None
-                    if gt_roi is None:
-                        continue
-                    if state.roi is None:
-                        d = np.where(s.labelled, np.inf, np.nan)
-                    else:
-                        pred = state.roi.to_frame(peaks(state.extra["heatmap"], size)[0].astype(np.float64), size)
-                        d = np.where(s.labelled, np.linalg.norm(pred - s.joints, axis=1) * size / gt_roi.side, np.nan)
-                    out.setdefault(name, []).append(d)
+                    d = frame_distances(state, labels.get(state.frame.index), size)
+                    if d is not None:
+                        out.setdefault(name, []).append(d)
         if progress:
             print(f"  evaluated {name}", flush=True)
     return {k: np.array(v) for k, v in out.items()}
