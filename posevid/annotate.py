@@ -1,8 +1,9 @@
 """One video in, NAME.json / NAME.csv / NAME.mp4 out: the product's main job.
 
 Outputs are written under temporary names and renamed only when the whole video is
-done, so an interrupted run leaves nothing that looks finished. Drawing and encoding
-run in a worker thread beside the network.
+done, so an interrupted run leaves nothing that looks finished; checkpoints every
+`resume_every` frames let the next run continue where it stopped (resume.py). Drawing
+and encoding run in a worker thread beside the network.
 """
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from typing import Any
 import av
 from tqdm import tqdm
 
+from . import resume
+from .config import fingerprint
 from .errors import OutputError, PosevidError, output_error
 from .pipeline import Annotator, overlay_image
 from .streaming import Worker
@@ -35,6 +38,7 @@ class Result:
     no_person_frames: int
     corrupt_packets: int
     warnings: list[str]
+    resumed_from: int = 0
 
     @property
     def fps(self) -> float:
@@ -79,6 +83,12 @@ def annotate_video(annotator: Annotator, video: Path, out_dir: Path, overwrite: 
         raise OutputError(f"{video}: the output would replace the input video; choose another --out folder")
     check_outputs(paths, overwrite)
     start = time.perf_counter()
+    cp = None if overwrite else resume.load(Path(video), paths, s)
+    if cp is None:
+        resume.remove(paths["json"])
+    done = cp.frames if cp else 0
+    # restart far enough before the checkpoint that every window from it on is whole
+    warm_start = max(0, done - 2 * annotator.window - s["batch_size"] - 30) if cp else 0
     with VideoReader(video, deinterlace=s["deinterlace"]) as reader:
         info = reader.info
         header = {"video": info.to_dict(), "model": annotator.describe(),
@@ -86,11 +96,18 @@ def annotate_video(annotator: Annotator, video: Path, out_dir: Path, overwrite: 
         writers: list[Any] = []
         overlay = None
         encoder = None
+        checkpointed = cp is not None
         try:
-            js = JsonWriter(paths["json"], header)
+            if cp:
+                js = JsonWriter.reopen(paths["json"], cp.json_bytes, cp.frames)
+                old_records = resume.written_records(temp_path(paths["json"]), cp.json_bytes)
+            else:
+                js = JsonWriter(paths["json"], header)
+                old_records = iter(())
             writers.append(js)
-            csv_w = CsvWriter(paths["csv"]) if "csv" in paths else None
-            if csv_w:
+            csv_w = None
+            if "csv" in paths:
+                csv_w = CsvWriter.reopen(paths["csv"], cp.csv_bytes) if cp else CsvWriter(paths["csv"])
                 writers.append(csv_w)
             if "mp4" in paths:
                 overlay = OverlayWriter(temp_path(paths["mp4"]), info, video, crf=s["crf"])
@@ -103,10 +120,19 @@ def annotate_video(annotator: Annotator, video: Path, out_dir: Path, overwrite: 
                     overlay.write(image, item[1])
 
             encoder = Worker(draw_and_encode, size=16) if overlay else None
-            count = no_person = 0
+            count = done
+            no_person = cp.no_person if cp else 0
+            earlier_cuts = cp.cuts if cp else []
+            every = int(s.get("resume_every") or 0)
             bar = tqdm(total=info.frame_count or None, disable=not progress, unit="frame",
                        desc=video.name, dynamic_ncols=True, leave=False)
-            for state, record in annotator.run(reader):
+            for state, record in annotator.run(reader, start=warm_start):
+                if state.frame.index < done:  # written by the interrupted run: only drawn again
+                    old = next(old_records, None)
+                    if encoder and old is not None:
+                        encoder.put(((state.frame.image, old), state.frame.time))
+                    bar.update(1)
+                    continue
                 js.add(record)
                 if csv_w:
                     csv_w.add(record)
@@ -115,6 +141,12 @@ def annotate_video(annotator: Annotator, video: Path, out_dir: Path, overwrite: 
                 count += 1
                 no_person += record["status"] == "no_person"
                 bar.update(1)
+                if every and count % every == 0:
+                    cuts = earlier_cuts + [c for c in annotator.cuts if done <= c["frame"] < count]
+                    resume.save(resume.Checkpoint(count, js.flush(), csv_w.flush() if csv_w else None, no_person,
+                                                  cuts, resume.source_id(Path(video)),
+                                                  fingerprint(s, resume.NOT_RESULTS)), paths["json"])
+                    checkpointed = True
             bar.close()
             if encoder:
                 encoder, running = None, encoder
@@ -126,9 +158,11 @@ def annotate_video(annotator: Annotator, video: Path, out_dir: Path, overwrite: 
                 warnings.append(f"decoded {count} of the {info.frame_count} frames the container announces")
             if count and no_person == count:
                 warnings.append("no person found in any frame")
-            trailer = {"cuts": annotator.cuts, "summary": {
+            cuts = earlier_cuts + [c for c in annotator.cuts if c["frame"] >= done]
+            trailer = {"cuts": cuts, "summary": {
                 "frames": count, "no_person_frames": no_person, "corrupt_packets": reader.corrupt_packets,
-                "seconds": round(time.perf_counter() - start, 3), "warnings": warnings}}
+                "seconds": round(time.perf_counter() - start, 3), "resumed_from_frame": done,
+                "warnings": warnings}}
             if overlay:
                 overlay.close()
                 os.replace(temp_path(paths["mp4"]), paths["mp4"])
@@ -136,11 +170,15 @@ def annotate_video(annotator: Annotator, video: Path, out_dir: Path, overwrite: 
             if csv_w:
                 csv_w.close()
             js.close(trailer)  # last: a finished JSON marks a finished video
+            resume.remove(paths["json"])
         except BaseException as e:
             if encoder is not None:
                 encoder.cancel()
             for w in writers:
-                w.abort()
+                if checkpointed:  # keep the .part files the checkpoint describes for the next run
+                    w.detach()
+                else:
+                    w.abort()
             if overlay is not None:
                 overlay.abort()
             if "mp4" in paths:
@@ -149,4 +187,4 @@ def annotate_video(annotator: Annotator, video: Path, out_dir: Path, overwrite: 
                 raise output_error(out_dir, e) from None
             raise
     return Result(str(video), count, time.perf_counter() - start, [str(p) for p in paths.values()],
-                  no_person, reader.corrupt_packets, warnings)
+                  no_person, reader.corrupt_packets, warnings, done)

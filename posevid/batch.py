@@ -4,8 +4,9 @@
   with a video extension, so that a broken .mp4 is reported rather than silently skipped.
 - A video whose outputs all exist under their final names is done: outputs are renamed
   into place only when complete (NAME.json last), so a run killed at any moment
-  (Ctrl-C, kill -9, power loss) leaves only hidden .part files, which the next run removes
-  before redoing that video.
+  (Ctrl-C, kill -9, power loss) leaves only hidden .part files. The next run continues a
+  video from its last checkpoint (every `resume_every` frames, resume.py) or, without one,
+  removes them and redoes it.
 - OUT_DIR/manifest.jsonl gets one JSON line per attempt (status, frames, seconds,
   settings, error), written by the parent process only.
 - --workers N runs N processes, each with its own network and cores/N torch threads;
@@ -13,7 +14,6 @@
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from .config import fingerprint
 from .errors import InputError, PosevidError
 
 MANIFEST = "manifest.jsonl"
@@ -59,10 +60,6 @@ def find_videos(in_dir: Path) -> list[Path]:
     return found
 
 
-def settings_hash(settings: dict[str, Any]) -> str:
-    return hashlib.sha1(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:12]
-
-
 def out_dir_for(video: Path, in_dir: Path, out_dir: Path) -> Path:
     return out_dir / video.relative_to(in_dir).parent
 
@@ -74,9 +71,10 @@ def is_complete(video: Path, in_dir: Path, out_dir: Path, settings: dict[str, An
 
 
 def remove_stale_parts(video: Path, in_dir: Path, out_dir: Path) -> None:
-    """Delete temporary files a killed run left for this video."""
+    """Delete temporary files a killed run left for this video, unless a resume checkpoint
+    describes them (annotate_video then checks it and continues, or starts over)."""
     folder = out_dir_for(video, in_dir, out_dir)
-    if folder.is_dir():
+    if folder.is_dir() and not (folder / f".{video.stem}.resume.json").exists():
         for p in folder.glob(f".{video.stem}.*.part"):
             p.unlink(missing_ok=True)
 
@@ -151,7 +149,7 @@ def run_batch(in_dir: Path, out_dir: Path, settings: dict[str, Any], workers: in
     ensure_writable_dir(out_dir)
     videos = find_videos(in_dir)
     manifest = Manifest(out_dir / MANIFEST)
-    sid = settings_hash(settings)
+    sid = fingerprint(settings)
     outcomes: list[dict[str, Any]] = []
 
     def record(o: dict[str, Any]) -> None:

@@ -35,7 +35,8 @@ def friendly(fn: Callable) -> Callable:
         except PosevidError as e:
             fail(str(e), e.exit_code)
         except KeyboardInterrupt:
-            fail("interrupted; finished outputs are kept, unfinished ones removed", INTERRUPTED)
+            fail("interrupted; finished outputs are kept; run the same command again to continue an unfinished "
+                 "video from its last checkpoint", INTERRUPTED)
         except Exception as e:  # noqa: BLE001 - the last line of defence against tracebacks
             if os.environ.get("POSEVID_DEBUG"):
                 raise
@@ -135,7 +136,9 @@ def annotate(videos: tuple[Path, ...], out_dir: Path, overwrite: bool, quiet: bo
         for w in r.warnings:
             click.echo(f"posevid: warning: {video}: {w}", err=True)
         if not quiet:
-            click.echo(f"{video}: {r.frames} frames in {r.seconds:.1f} s ({r.fps:.1f} fps) -> {', '.join(r.outputs)}")
+            resumed = f" (continued from frame {r.resumed_from})" if r.resumed_from else ""
+            click.echo(f"{video}: {r.frames} frames{resumed} in {r.seconds:.1f} s ({r.fps:.1f} fps) -> "
+                       f"{', '.join(r.outputs)}")
     if failed:
         sys.exit(last_code if failed == len(videos) else 1)
 

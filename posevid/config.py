@@ -6,6 +6,8 @@ written into each output JSON can never disagree about what a default is.
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -58,3 +60,9 @@ def section(name: str, path: str | Path | None = None, **flags: Any) -> dict[str
         doc = load_yaml(path)
         cfg = merge(cfg, doc.get(name, doc) if isinstance(doc.get(name), dict) else doc)
     return merge(cfg, {k: v for k, v in flags.items() if v is not None})
+
+
+def fingerprint(settings: dict[str, Any], ignore: tuple[str, ...] = ()) -> str:
+    """A short hash of settings, to tell whether earlier work was done with the same ones."""
+    kept = {k: v for k, v in settings.items() if k not in ignore}
+    return hashlib.sha1(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()[:12]

@@ -141,12 +141,14 @@ class Annotator:
 
     # --- streaming -----------------------------------------------------------------------------
     def run(self, reader: VideoReader, regions: Callable[[Frame], roi_mod.Roi | None] | None = None,
-            keep_stacks: bool = False) -> Iterator[tuple[FrameState, dict[str, Any]]]:
+            keep_stacks: bool = False, start: int = 0) -> Iterator[tuple[FrameState, dict[str, Any] | None]]:
         """Yield (state, JSON frame record) for every frame, in order.
 
         `regions` overrides how each frame's region of interest is chosen (evaluation and
         pooling training use the labelled box); with `keep_stacks` each state keeps its
         warped window (state.extra["stack"], ["present"]) for training the pooling layer.
+        Frames before `start` are only decoded and come back with no record (state.status
+        "skipped"): a resumed run's frames that are done, before its warm-up stretch.
         """
         s = self.s
         info = reader.info
@@ -172,9 +174,13 @@ class Annotator:
         queue_size = max(8, s["batch_size"] * 2)
         frames = Prefetch(reader.frames(), size=queue_size)
         choose = regions or (lambda frame: fixed if tracker is None else tracker.region(frame.image, frame.index))
-        prepared = Prefetch(self._prepare(frames, choose, shots, info.width, info.height), size=queue_size)
+        prepared = Prefetch(self._prepare(frames, choose, shots, info.width, info.height, start), size=queue_size)
         try:
             for item in prepared:
+                if item[1] is None:  # skipped: precedes every frame that is worked on
+                    emitted = item[0].frame.index + 1
+                    yield item[0], None
+                    continue
                 pending.append(item)
                 if len(pending) >= s["batch_size"]:
                     self._ingest(pending, window)
@@ -190,12 +196,16 @@ class Annotator:
             frames.close()
 
     def _prepare(self, frames: Iterable[Frame], choose: Callable[[Frame], roi_mod.Roi | None],
-                 shots: ShotDetector, width: int, height: int) -> Iterator[tuple[FrameState, np.ndarray]]:
+                 shots: ShotDetector, width: int, height: int,
+                 start: int = 0) -> Iterator[tuple[FrameState, np.ndarray | None]]:
         """Per frame, in the preparation thread: the region, the network input, the shot, and
         the flows between this crop and the previous one (set on both states before this one
         is handed on, so the network thread always finds a frame's flows in place)."""
         prev: FrameState | None = None
         for frame in frames:
+            if frame.index < start:
+                yield FrameState(frame, None, status="skipped"), None
+                continue
             with self.clock("crop"):
                 region = choose(frame)
                 st = FrameState(frame, region, status="ok" if region is not None else "no_person")

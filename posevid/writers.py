@@ -56,6 +56,15 @@ def _open_text(path: Path) -> IO[str]:
         raise OutputError(f"{path.parent}: cannot write ({e.strerror})") from None
 
 
+def _reopen_text(path: Path, size: int) -> IO[str]:
+    try:
+        with open(path, "r+b") as f:
+            f.truncate(size)
+        return open(path, "a", encoding="utf-8", newline="")
+    except OSError as e:
+        raise OutputError(f"{path.parent}: cannot write ({e.strerror})") from None
+
+
 def frame_record(index: int, time: float, joints: np.ndarray | None, confidence: np.ndarray | None,
                  threshold: float, box: Sequence[float] | None = None, status: str = "ok") -> dict[str, Any]:
     """One frame of the JSON format: named joints with x, y (null when not visible) and confidence."""
@@ -75,7 +84,28 @@ def frame_record(index: int, time: float, joints: np.ndarray | None, confidence:
     return rec
 
 
-class JsonWriter:
+class PartFile:
+    """A text output being written under its temporary name (writers below)."""
+
+    temp: Path
+    f: IO[str]
+
+    def flush(self) -> int:
+        """Push what was written to the file; returns the file's size in bytes."""
+        self.f.flush()
+        return os.fstat(self.f.fileno()).st_size
+
+    def abort(self) -> None:
+        """Stop and delete the unfinished file."""
+        close_quietly(self.f)
+        discard(self.temp)
+
+    def detach(self) -> None:
+        """Stop writing but keep the .part file (a resume checkpoint refers to it)."""
+        close_quietly(self.f)
+
+
+class JsonWriter(PartFile):
     """Streams the posevid JSON document: header fields, the frames list, then trailer fields.
 
     Frames are written as they come (one per line) so memory does not grow with the video.
@@ -90,6 +120,15 @@ class JsonWriter:
         self.f.write(text[:-2] + ',\n "frames": [\n')
         self.count = 0
 
+    @classmethod
+    def reopen(cls, final: Path, size: int, count: int) -> JsonWriter:
+        """Continue a .part file cut back to `size` bytes, which hold `count` frames (resume.py)."""
+        w = cls.__new__(cls)
+        w.final, w.temp, w.count = Path(final), temp_path(Path(final)), count
+        w.f = _reopen_text(w.temp, size)
+        return w
+
+
     def add(self, record: dict[str, Any]) -> None:
         self.f.write((",\n" if self.count else "") + json.dumps(record, separators=(",", ":")))
         self.count += 1
@@ -100,12 +139,9 @@ class JsonWriter:
         self.f.close()
         commit(self.temp, self.final)
 
-    def abort(self) -> None:
-        close_quietly(self.f)
-        discard(self.temp)
 
 
-class CsvWriter:
+class CsvWriter(PartFile):
     """One row per frame and joint; x and y are empty when the joint is not visible."""
 
     def __init__(self, final: Path):
@@ -114,6 +150,16 @@ class CsvWriter:
         self.f = _open_text(self.temp)
         self.w = csv.writer(self.f)
         self.w.writerow(CSV_COLUMNS)
+
+    @classmethod
+    def reopen(cls, final: Path, size: int) -> CsvWriter:
+        """Continue a .part file cut back to `size` bytes (resume.py)."""
+        w = cls.__new__(cls)
+        w.final, w.temp = Path(final), temp_path(Path(final))
+        w.f = _reopen_text(w.temp, size)
+        w.w = csv.writer(w.f)
+        return w
+
 
     def add(self, record: dict[str, Any]) -> None:
         for name, j in record["joints"].items():
@@ -125,9 +171,6 @@ class CsvWriter:
         self.f.close()
         commit(self.temp, self.final)
 
-    def abort(self) -> None:
-        close_quietly(self.f)
-        discard(self.temp)
 
 
 def draw_skeleton(image: np.ndarray, record: dict[str, Any], box: Sequence[float] | None = None) -> np.ndarray:

@@ -1,0 +1,92 @@
+"""A video killed part-way continues from its last checkpoint, with the same result as an unbroken run."""
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+import yaml
+from synth import make_video
+
+FRAMES = 600  # long enough that a run cannot finish before it is killed
+
+
+def annotate_cmd(video: Path, out: Path, model: Path, config: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "posevid.cli", "annotate", str(video), "-o", str(out), "--model", str(model),
+            "--box", "20,10,130,130", "--config", str(config), *extra]
+
+
+def kill_after_checkpoint(cmd: list[str], checkpoint: Path, frames: int) -> int:
+    """Start a run, SIGKILL it once its checkpoint holds at least `frames`; return the checkpoint's count."""
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    done = 0
+    while time.time() < deadline and p.poll() is None:
+        try:
+            done = json.loads(checkpoint.read_text())["frames"]
+        except (OSError, ValueError):
+            done = 0
+        if done >= frames:
+            break
+        time.sleep(0.02)
+    assert p.poll() is None, "the run finished before it could be killed"
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    return done
+
+
+def joints(doc: dict) -> np.ndarray:
+    return np.array([[(j["x"] if j["x"] is not None else -1, j["y"] if j["y"] is not None else -1, j["confidence"])
+                      for j in f["joints"].values()] for f in doc["frames"]], dtype=float)
+
+
+def test_killed_video_resumes_from_its_checkpoint(tmp_path, tiny_model):
+    video = tmp_path / "clip.mp4"
+    make_video(video, frames=FRAMES, size=(192, 144), audio=True)
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({"annotate": {"resume_every": 40}}))
+
+    ref = subprocess.run(annotate_cmd(video, tmp_path / "ref", tiny_model, config), capture_output=True, text=True)
+    assert ref.returncode == 0, ref.stderr
+    want = json.loads((tmp_path / "ref" / "clip.json").read_text())
+
+    out = tmp_path / "out"
+    checkpoint = out / ".clip.resume.json"
+    cmd = annotate_cmd(video, out, tiny_model, config)
+
+    # other settings do not resume: the run starts over and still comes out whole
+    kill_after_checkpoint(cmd, checkpoint, 80)
+    other = subprocess.run(cmd + ["--threshold", "0.2"], capture_output=True, text=True)
+    assert other.returncode == 0, other.stderr
+    assert "continued" not in other.stdout
+    assert json.loads((out / "clip.json").read_text())["summary"]["resumed_from_frame"] == 0
+    for f in out.glob("clip.*"):
+        f.unlink()
+
+    done = kill_after_checkpoint(cmd, checkpoint, 200)
+    assert done >= 200 and (out / ".clip.json.part").exists() and (out / ".clip.csv.part").exists()
+    assert not (out / "clip.json").exists()
+    again = subprocess.run(cmd, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    assert f"continued from frame {done}" in again.stdout
+
+    got = json.loads((out / "clip.json").read_text())
+    assert got["summary"]["resumed_from_frame"] == done
+    assert [f["index"] for f in got["frames"]] == list(range(FRAMES))
+    assert got["summary"]["frames"] == FRAMES
+    a, b = joints(got), joints(want)
+    assert np.abs(a[..., :2] - b[..., :2]).max() < 0.05   # frames after the checkpoint as in an unbroken run
+    assert np.abs(a[..., 2] - b[..., 2]).max() < 1e-3
+    csv_lines = (out / "clip.csv").read_text().splitlines()
+    assert csv_lines[0].startswith("frame,") and len(csv_lines) == 1 + FRAMES * 7
+    ref_lines = (tmp_path / "ref" / "clip.csv").read_text().splitlines()
+    assert [line.split(",")[:3] for line in csv_lines] == [line.split(",")[:3] for line in ref_lines]
+    with av.open(str(out / "clip.mp4")) as c:   # the overlay is drawn again from the first frame
+        assert sum(1 for _ in c.decode(video=0)) == FRAMES
+        assert c.streams.audio
+    assert not list(out.glob(".*"))  # no .part files or checkpoint left
