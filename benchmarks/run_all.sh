@@ -10,7 +10,7 @@ if [ "${1:-}" != "--assemble-only" ]; then
   $PY network.py
   $PY flow_presets.py
   $PY versus_mediapipe.py || echo "(versus_mediapipe skipped: needs the teacher extra)"
-  $PY memory.py
+  $PY memory.py --size 160x90
   $PY roi_accuracy.py
   $PY cuts.py
 fi

@@ -35,8 +35,8 @@ def friendly(fn: Callable) -> Callable:
         except PosevidError as e:
             fail(str(e), e.exit_code)
         except KeyboardInterrupt:
-            fail("interrupted; finished outputs are kept; run the same command again to continue an unfinished "
-                 "video from its last checkpoint", INTERRUPTED)
+            fail("interrupted; finished outputs are kept; run the same command again to continue from the last "
+                 "checkpoint (posevid train: add --resume)", INTERRUPTED)
         except Exception as e:  # noqa: BLE001 - the last line of defence against tracebacks
             if os.environ.get("POSEVID_DEBUG"):
                 raise
