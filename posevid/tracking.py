@@ -26,6 +26,10 @@ from .roi import Roi, crop, from_joints
 PoseFn = Callable[[list[np.ndarray]], list[tuple[np.ndarray, np.ndarray]]]
 
 REDETECT_EVERY = 5
+#: With nobody followed, each fruitless full-frame search doubles the wait before the next, up to
+#: this many frames: a full-frame search is the dearest step (65 ms at 640×360, 0.4 s at 720p),
+#: and long stretches without anyone (graphics, empty studio) should cost little.
+REDETECT_IDLE_MAX = 40
 #: While confident poses keep the box on the person, faces are looked for this rarely (frames).
 REDETECT_TRACKED = 30
 HOLD_FRAMES = 25
@@ -93,6 +97,7 @@ class PersonTracker:
         self._last_scan = -SCAN_EVERY
         self._scan_every = SCAN_EVERY
         self._last_detect = -REDETECT_TRACKED
+        self._idle_every = REDETECT_EVERY
         self._fed = 0  # pose feedbacks accepted since the last face detection
         # region() runs in the pipeline's preparation thread, feedback() in the network thread
         self._lock = threading.Lock()
@@ -188,10 +193,14 @@ class PersonTracker:
         return best
 
     def region(self, rgb: np.ndarray, index: int) -> Roi | None:
-        """The box for this frame. Face detection (about 65 ms on a 640×360 frame) runs every
-        REDETECT_EVERY frames, or every REDETECT_TRACKED while poses keep the box on the person."""
+        """The box for this frame. Face detection runs every REDETECT_EVERY frames, every
+        REDETECT_TRACKED while poses keep the box on the person, and ever more rarely (up to
+        REDETECT_IDLE_MAX) while nobody is found."""
         tracked = self.current is not None and self._fed >= 3
-        every = REDETECT_TRACKED if tracked else REDETECT_EVERY
+        if tracked:
+            every = REDETECT_TRACKED
+        else:
+            every = REDETECT_EVERY if self.current is not None else self._idle_every
         if index - self._last_detect >= every:
             self._last_detect, self._fed = index, 0
             found = self.detect(rgb)
@@ -199,6 +208,8 @@ class PersonTracker:
                 self._last_scan = index
                 found = self.scan(rgb)
                 self._scan_every = SCAN_EVERY if found is not None else min(2 * self._scan_every, SCAN_EVERY_MAX)
+            if self.current is None:
+                self._idle_every = REDETECT_EVERY if found is not None else min(2 * every, REDETECT_IDLE_MAX)
             with self._lock:
                 if found is not None:
                     self.current = found if self.current is None else _blend(self.current, found, SMOOTHING)
