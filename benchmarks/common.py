@@ -6,6 +6,7 @@ settings on one machine rather than claim absolute speeds.
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -20,7 +21,11 @@ from posevid.annotate import annotate_video
 from posevid.pipeline import Annotator
 from posevid.video import VideoReader
 
-DEFAULT_SOURCE = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "street-video" / "paris-street.avi"
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_SOURCE = ROOT / ".." / "shared" / "data" / "street-video" / "paris-street.avi"
+# Label files name their videos by the path given to `posevid label`, often relative to the
+# repository root (work-data/videos/...): benchmarks run from there, wherever they are started.
+os.chdir(ROOT)
 
 
 def resized_copy(source: Path, width: int, height: int, seconds: float | None = None, loop: bool = False,
