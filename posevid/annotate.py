@@ -124,6 +124,7 @@ def annotate_video(annotator: Annotator, video: Path, out_dir: Path, overwrite: 
             no_person = cp.no_person if cp else 0
             earlier_cuts = cp.cuts if cp else []
             every = int(s.get("resume_every") or 0)
+            identity = (resume.source_id(Path(video)), fingerprint(s, resume.NOT_RESULTS))  # fixed for the run
             bar = tqdm(total=info.frame_count or None, disable=not progress, unit="frame",
                        desc=video.name, dynamic_ncols=True, leave=False)
             for state, record in annotator.run(reader, start=warm_start):
@@ -144,8 +145,7 @@ def annotate_video(annotator: Annotator, video: Path, out_dir: Path, overwrite: 
                 if every and count % every == 0:
                     cuts = earlier_cuts + [c for c in annotator.cuts if done <= c["frame"] < count]
                     resume.save(resume.Checkpoint(count, js.flush(), csv_w.flush() if csv_w else None, no_person,
-                                                  cuts, resume.source_id(Path(video)),
-                                                  fingerprint(s, resume.NOT_RESULTS)), paths["json"])
+                                                  cuts, *identity), paths["json"])
                     checkpointed = True
             bar.close()
             if encoder:

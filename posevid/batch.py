@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from . import resume
 from .config import fingerprint
 from .errors import InputError, PosevidError
 
@@ -74,7 +75,7 @@ def remove_stale_parts(video: Path, in_dir: Path, out_dir: Path) -> None:
     """Delete temporary files a killed run left for this video, unless a resume checkpoint
     describes them (annotate_video then checks it and continues, or starts over)."""
     folder = out_dir_for(video, in_dir, out_dir)
-    if folder.is_dir() and not (folder / f".{video.stem}.resume.json").exists():
+    if folder.is_dir() and not resume.checkpoint_path(folder / f"{video.stem}.json").exists():
         for p in folder.glob(f".{video.stem}.*.part"):
             p.unlink(missing_ok=True)
 

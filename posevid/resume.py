@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import fingerprint
-from .writers import discard, temp_path
+from .writers import commit, discard, temp_path
 
 #: Settings that do not change any output (how often to checkpoint) are left out of the match.
 NOT_RESULTS = ("resume_every",)
@@ -54,7 +54,7 @@ def save(cp: Checkpoint, json_final: Path) -> None:
     path = checkpoint_path(json_final)
     tmp = temp_path(path)
     tmp.write_text(json.dumps(asdict(cp)), encoding="utf-8")
-    os.replace(tmp, path)
+    commit(tmp, path)
 
 
 def remove(json_final: Path) -> None:

@@ -17,6 +17,7 @@ are copied to the host once per frame (7×64×64 floats).
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 
 import cv2
@@ -29,10 +30,14 @@ POOL_METHODS = ("parametric", "sum", "max")
 PACK_CHANNELS = 12
 
 
+@functools.cache
 def identity_positions(size: int) -> np.ndarray:
-    """H×W×2 float32 positions (x, y) of every pixel."""
+    """H×W×2 float32 positions (x, y) of every pixel; built once per size (read-only), since
+    every warped window starts from it twice a frame."""
     ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
-    return np.dstack([xs, ys])
+    grid = np.dstack([xs, ys])
+    grid.setflags(write=False)
+    return grid
 
 
 def pack(heatmap: np.ndarray, fwd: np.ndarray | None, bwd: np.ndarray | None) -> np.ndarray:

@@ -49,17 +49,14 @@ def close_quietly(f: IO[str]) -> None:
         pass
 
 
-def _open_text(path: Path) -> IO[str]:
+def _open_text(path: Path, keep: int | None = None) -> IO[str]:
+    """A new text file, or with `keep` an existing one cut back to that many bytes and
+    continued (a resumed run, resume.py)."""
     try:
-        return open(path, "w", encoding="utf-8", newline="")
-    except OSError as e:
-        raise OutputError(f"{path.parent}: cannot write ({e.strerror})") from None
-
-
-def _reopen_text(path: Path, size: int) -> IO[str]:
-    try:
+        if keep is None:
+            return open(path, "w", encoding="utf-8", newline="")
         with open(path, "r+b") as f:
-            f.truncate(size)
+            f.truncate(keep)
         return open(path, "a", encoding="utf-8", newline="")
     except OSError as e:
         raise OutputError(f"{path.parent}: cannot write ({e.strerror})") from None
@@ -125,7 +122,7 @@ class JsonWriter(PartFile):
         """Continue a .part file cut back to `size` bytes, which hold `count` frames (resume.py)."""
         w = cls.__new__(cls)
         w.final, w.temp, w.count = Path(final), temp_path(Path(final)), count
-        w.f = _reopen_text(w.temp, size)
+        w.f = _open_text(w.temp, keep=size)
         return w
 
 
@@ -156,7 +153,7 @@ class CsvWriter(PartFile):
         """Continue a .part file cut back to `size` bytes (resume.py)."""
         w = cls.__new__(cls)
         w.final, w.temp = Path(final), temp_path(Path(final))
-        w.f = _reopen_text(w.temp, size)
+        w.f = _open_text(w.temp, keep=size)
         w.w = csv.writer(w.f)
         return w
 
