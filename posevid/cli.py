@@ -67,6 +67,8 @@ def pipeline_options(fn: Callable) -> Callable:
         click.option("--preset", help="Model preset: cpu (default), cpu-wide, paper, tiny."),
         click.option("--device", help="auto (CUDA when available), cpu, cuda, cuda:N."),
         click.option("--batch-size", type=click.IntRange(1, 1024), help="Frames per network batch."),
+        click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]),
+                     help="Network arithmetic: auto = fp16 on CUDA, bf16 where the CPU has it natively, else fp32."),
         click.option("--flow", type=click.Choice(["deepflow", "farneback", "dis", "none"]),
                      help="Optical flow method."),
         click.option("--flow-size", type=click.IntRange(16, 1024),
