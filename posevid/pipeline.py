@@ -201,9 +201,13 @@ class Annotator:
             fixed = roi_mod.letterbox(info.width, info.height)
         else:
             fixed = None
+        queue_size = max(8, s["batch_size"] * 2)
         tracker = None
         if fixed is None and regions is None:
-            tracker = PersonTracker(s["person"], self.input_size, pose=self.poses)
+            # Poses feed back once a frame is pooled: up to the prepared queue, a batch and the
+            # window's later frames behind the frame whose region is being chosen.
+            lag = queue_size + s["batch_size"] + self.window
+            tracker = PersonTracker(s["person"], self.input_size, pose=self.poses, lag=lag)
         self.tracker = tracker
         shots = ShotDetector(s.get("cut_threshold"), s.get("max_gap"))
         self.cuts = shots.cuts
@@ -211,7 +215,6 @@ class Annotator:
         window: list[FrameState] = []   # frames whose heatmaps are still needed, oldest first
         pending: list[tuple[FrameState, np.ndarray]] = []
         emitted = 0                     # frame index of the next frame to emit
-        queue_size = max(8, s["batch_size"] * 2)
         frames = Prefetch(reader.frames(), size=queue_size)
         choose = regions or (lambda frame: fixed if tracker is None else tracker.region(frame.image, frame.index))
         prepared = Prefetch(self._prepare(frames, choose, shots, info.width, info.height, start), size=queue_size)
@@ -353,7 +356,7 @@ class Annotator:
         pts, conf = peaks(hm, self.input_size)
         joints = t.roi.to_frame(pts.astype(np.float64), self.input_size)
         if self.tracker is not None:
-            self.tracker.feedback(joints, conf)
+            self.tracker.feedback(joints, conf, t.frame.index)
         return frame_record(t.frame.index, t.frame.time, joints, conf, self.s["threshold"],
                             t.roi.as_xywh(), t.status)
 

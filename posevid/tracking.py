@@ -7,8 +7,10 @@ the face's size gives the body scale, and the upper-body box is derived with the
 rule as training crops (roi.from_joints). The box is smoothed over time and the face is
 re-detected every few frames; between detections, and when the face is lost, the last
 box is held for a while before the frame is reported as having no person. A confident
-pose (head and shoulders) feeds back into the box, so a person who turns away from the
-camera is still followed. When no face is found at all (faces turned away, blurred, too
+pose (head and shoulders) feeds back into the box and vouches for it, so a person who turns
+away from the camera is still followed, and while poses vouch, faces are looked for rarely.
+Poses arrive a pipeline's depth (`lag` frames) after the frame whose region was chosen, and
+every hold allows for that delay. When no face is found at all (faces turned away, blurred, too
 small), the pose network itself scans the frame in overlapping squares at a few scales and
 takes the square where it is most confident of a head and shoulders.
 """
@@ -25,31 +27,44 @@ from .roi import Roi, crop, from_joints
 #: A pose function: a list of network inputs -> per input (7×2 joints in input pixels, 7 confidences).
 PoseFn = Callable[[list[np.ndarray]], list[tuple[np.ndarray, np.ndarray]]]
 
+#: While a face alone keeps the box on the person, faces are looked for this often (frames).
 REDETECT_EVERY = 5
 #: With nobody followed, each fruitless full-frame search doubles the wait before the next, up to
 #: this many frames: a full-frame search is the dearest step (65 ms at 640×360, 0.4 s at 720p),
 #: and long stretches without anyone (graphics, empty studio) should cost little.
 REDETECT_IDLE_MAX = 40
-#: While confident poses keep the box on the person, faces are looked for this rarely (frames).
+#: While confident poses move the box with the person, faces are looked for this rarely (frames):
+#: a local search costs tens of milliseconds on 2 cores, and the poses keep the box on them.
 REDETECT_TRACKED = 30
+#: A box is held this many frames after the last face, or the last confident pose (plus the
+#: pipeline's lag), before the person counts as gone.
 HOLD_FRAMES = 25
 SMOOTHING = 0.3
 #: Pose feedback: head and both shoulders at least this confident move the box towards the pose.
 FEEDBACK_CONFIDENCE = 0.3
 #: Without a face, scan the frame with the pose network this often (frames), doubling after each
-#: fruitless scan up to SCAN_EVERY_MAX, so long stretches without anyone cost little.
+#: fruitless scan up to SCAN_EVERY_MAX, so long stretches without anyone cost little. A scan
+#: whose find no confident pose ever confirms counts as fruitless too.
 SCAN_EVERY = 10
 SCAN_EVERY_MAX = 320
 #: Squares scanned, as fractions of the frame's shorter side, with half-square steps.
 SCAN_SIDES = (1.0, 0.6, 0.4)
+#: Squares per network batch in a scan: smaller batches keep the scan's memory peak low (each
+#: 256×256 input holds about 10 MB of activations in the cpu preset) at no cost in speed.
+SCAN_BATCH = 8
 #: A scanned square counts as a person when head and shoulders average at least this confidence.
 SCAN_CONFIDENCE = 0.3
 #: Upper-body box side over face width, as roi_from_face makes it (3.2 × 2.3 face widths).
 BOX_PER_FACE = 7.36
-#: While following someone, faces are looked for only in the box grown by this fraction of its
-#: side on every side, at 0.5–2× the expected face size, in an image scaled so that the
-#: expected face is LOCAL_FACE_PIXELS wide: a few milliseconds instead of a full-frame search.
+#: While following someone, faces are looked for only near where the box puts the head: across
+#: the box grown by LOCAL_MARGIN of its side on either side, and LOCAL_MARGIN of its side above
+#: and below the head's expected height (HEAD_DEPTH of the side below the box's top edge, as
+#: roi.from_joints places boxes), at 0.75–2× the expected face size, in an image scaled so that
+#: the expected face is LOCAL_FACE_PIXELS wide. Half the area of the whole grown box, and half
+#: the time on 640×360 street video (157 → 72 ms a search, 2 busy cores); a smaller scale (32)
+#: was faster still but missed faces in held-out pose2sim video (shoulders PCK@10 34 → 12).
 LOCAL_MARGIN = 0.5
+HEAD_DEPTH = 0.2
 LOCAL_FACE_PIXELS = 48
 
 
@@ -84,21 +99,24 @@ def choose(faces: np.ndarray, rule: str, width: int, height: int) -> np.ndarray 
 class PersonTracker:
     """Gives the region of interest of each frame, in order."""
 
-    def __init__(self, rule: str = "largest", input_size: int = 256, pose: PoseFn | None = None):
+    def __init__(self, rule: str = "largest", input_size: int = 256, pose: PoseFn | None = None, lag: int = 0):
         if rule not in ("largest", "center") and not str(rule).isdigit():
             raise ValueError(f"--person must be largest, center or a number, not {rule!r}")
         self.rule = str(rule)
         self.cascade = face_cascade()
         self.confirm = face_cascade("haarcascade_frontalface_alt2.xml")
         self.current: Roi | None = None
-        self.missed = 0
         self.pose = pose
+        self.lag = lag
+        # Frame indices: when the current person was found, last seen by a face, last vouched for
+        # by a pose, and last placed by a pose (confident enough to move the box).
+        self._found_at = self._faced = self._posed = self._placed = -(10**9)
+        self._by_face = False
         self.input_size = input_size
         self._last_scan = -SCAN_EVERY
         self._scan_every = SCAN_EVERY
         self._last_detect = -REDETECT_TRACKED
         self._idle_every = REDETECT_EVERY
-        self._fed = 0  # pose feedbacks accepted since the last face detection
         # region() runs in the pipeline's preparation thread, feedback() in the network thread
         self._lock = threading.Lock()
 
@@ -135,8 +153,9 @@ class PersonTracker:
     def _detect_near(self, rgb: np.ndarray, current: Roi) -> Roi | None:
         h, w = rgb.shape[:2]
         m = LOCAL_MARGIN * current.side
-        x0, y0 = max(0, int(current.x - m)), max(0, int(current.y - m))
-        x1, y1 = min(w, int(current.x + current.side + m)), min(h, int(current.y + current.side + m))
+        head_y = current.y + HEAD_DEPTH * current.side
+        x0, y0 = max(0, int(current.x - m)), max(0, int(head_y - m))
+        x1, y1 = min(w, int(current.x + current.side + m)), min(h, int(head_y + m))
         if x1 - x0 < 16 or y1 - y0 < 16:
             return None
         face_w = current.side / BOX_PER_FACE
@@ -145,7 +164,7 @@ class PersonTracker:
         if scale != 1.0:
             interp = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
             grey = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=interp)
-        lo = max(16, int(0.5 * face_w * scale))
+        lo = max(16, int(0.75 * face_w * scale))
         faces = self.faces(grey, lo, max(lo + 1, int(2 * face_w * scale)))
         if not len(faces):
             return None
@@ -155,19 +174,29 @@ class PersonTracker:
         k = int(np.argmin(d))
         return roi_from_face(*faces[k]) if d[k] < 0.75 * current.side else None
 
-    def feedback(self, joints: np.ndarray, confidence: np.ndarray) -> None:
-        """Let a confident pose (head and shoulders, frame pixels) refine the box for later frames.
+    def feedback(self, joints: np.ndarray, confidence: np.ndarray, index: int) -> None:
+        """Let a confident pose (head and shoulders, frame pixels) of frame `index` refine the box
+        for later frames and vouch that the person is still there.
 
-        The pipeline calls this as frames are pooled, a window behind the frame being cropped,
-        which is fine for a box that is smoothed anyway.
+        The pipeline calls this as frames are pooled, about `lag` frames behind the frame being
+        cropped, which is fine for a box that is smoothed anyway.
         """
         visible = confidence >= FEEDBACK_CONFIDENCE
         found = from_joints(joints, visible) if visible[:3].all() else None
+        # A pose as confident as the scan needs to find someone vouches for the person even when
+        # one of head and shoulders is too weak to place the box: else a person the scan found
+        # would be dropped and searched for again (half a second) every few seconds.
+        vouch = float(confidence[:3].mean()) >= SCAN_CONFIDENCE
         with self._lock:
-            if self.current is not None and found is not None and found.side < 2.5 * self.current.side:
+            if self.current is None:
+                return
+            if found is not None and found.side < 2.5 * self.current.side:
                 self.current = _blend(self.current, found, SMOOTHING)
-                self.missed = 0
-                self._fed += 1
+                self._placed = max(self._placed, index)
+                vouch = True
+            if vouch:
+                self._posed = max(self._posed, index)
+                self._scan_every = SCAN_EVERY
 
     def scan(self, rgb: np.ndarray) -> Roi | None:
         """Find a person with the pose network: the most confident of overlapping squares."""
@@ -181,44 +210,64 @@ class PersonTracker:
             for y in np.arange(0, max(1.0, h - side + 1), step):
                 for x in np.arange(0, max(1.0, w - side + 1), step):
                     candidates.append(Roi(float(x), float(y), float(side)))
-        best, best_score = None, SCAN_CONFIDENCE
-        for i in range(0, len(candidates), 16):
-            batch = candidates[i:i + 16]
+        square, refined, best_score = None, None, SCAN_CONFIDENCE
+        for i in range(0, len(candidates), SCAN_BATCH):
+            batch = candidates[i:i + SCAN_BATCH]
             for roi, (pts, conf) in zip(batch, self.pose([crop(rgb, r, self.input_size) for r in batch]), strict=True):
                 score = float(conf[:3].mean())
                 if score > best_score:
                     joints = roi.to_frame(pts.astype(np.float64), self.input_size)
-                    refined = from_joints(joints, conf >= SCAN_CONFIDENCE)
-                    best, best_score = refined or roi, score
-        return best
+                    square, refined, best_score = roi, from_joints(joints, conf >= SCAN_CONFIDENCE), score
+        if square is None or refined is None:
+            return square
+        # The box refined from the square's joints frames the person at body scale, if they are
+        # real: one more look at it confirms them. A find whose refined box loses the head and
+        # shoulders (a half-seen or misplaced pose) falls back to the confident square itself.
+        _, conf = self.pose([crop(rgb, refined, self.input_size)])[0]
+        return refined if float(conf[:3].mean()) >= SCAN_CONFIDENCE else square
 
     def region(self, rgb: np.ndarray, index: int) -> Roi | None:
-        """The box for this frame. Face detection runs every REDETECT_EVERY frames, every
-        REDETECT_TRACKED while poses keep the box on the person, and ever more rarely (up to
-        REDETECT_IDLE_MAX) while nobody is found."""
-        tracked = self.current is not None and self._fed >= 3
-        if tracked:
+        """The box for this frame. Faces are looked for every REDETECT_TRACKED frames while
+        confident poses move the box, every REDETECT_EVERY otherwise, and ever more rarely (up to
+        REDETECT_IDLE_MAX) while nobody is found. The box is dropped HOLD_FRAMES after the last
+        face or the last pose that vouched for it (allowing for the lag)."""
+        with self._lock:
+            current = self.current
+            placed = current is not None and self._placed + self.lag + HOLD_FRAMES >= index
+        if current is None:
+            every = self._idle_every
+        elif placed:
             every = REDETECT_TRACKED
         else:
-            every = REDETECT_EVERY if self.current is not None else self._idle_every
+            every = REDETECT_EVERY
         if index - self._last_detect >= every:
-            self._last_detect, self._fed = index, 0
+            self._last_detect = index
             found = self.detect(rgb)
-            if found is None and self.current is None and index - self._last_scan >= self._scan_every:
+            by_face = found is not None
+            if found is None and current is None and index - self._last_scan >= self._scan_every:
                 self._last_scan = index
                 found = self.scan(rgb)
-                self._scan_every = SCAN_EVERY if found is not None else min(2 * self._scan_every, SCAN_EVERY_MAX)
-            if self.current is None:
+                if found is None:  # a find counts once a pose confirms it (feedback, region)
+                    self._scan_every = min(2 * self._scan_every, SCAN_EVERY_MAX)
+            if current is None:
                 self._idle_every = REDETECT_EVERY if found is not None else min(2 * every, REDETECT_IDLE_MAX)
-            with self._lock:
-                if found is not None:
-                    self.current = found if self.current is None else _blend(self.current, found, SMOOTHING)
-                    self.missed = 0
-                elif self.current is not None and not tracked:  # poses vouch for a tracked box
-                    self.missed += every
-                    if self.missed > HOLD_FRAMES:
-                        self.current = None
-        return self.current
+            if found is not None:
+                with self._lock:
+                    if self.current is None:
+                        self.current, self._found_at = found, index
+                    else:
+                        self.current = _blend(self.current, found, SMOOTHING)
+                    self._by_face = by_face
+                    if by_face:
+                        self._faced = index
+        with self._lock:
+            held = max(self._faced, self._found_at + self.lag, self._posed + self.lag) + HOLD_FRAMES
+            if self.current is not None and index > held:
+                if not self._by_face and self._posed < self._found_at:
+                    # the scan's find was never confirmed by a pose: as fruitless as no find
+                    self._scan_every = min(2 * self._scan_every, SCAN_EVERY_MAX)
+                self.current = None
+            return self.current
 
 
 def _blend(a: Roi, b: Roi, k: float) -> Roi:
