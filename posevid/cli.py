@@ -216,19 +216,25 @@ def label(inputs: tuple[Path, ...], out_dir: Path, threshold: float, quiet: bool
     from .video import is_video  # noqa: PLC0415
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    jobs: list[tuple[str, Path]] = []
+    jobs: list[tuple[str, Path, str]] = []  # kind, path, label file name
     for inp in inputs:
         if inp.is_dir():
             vids = [p for p in sorted(inp.rglob("*")) if p.is_file() and p.suffix.lower() not in
                     {".jpg", ".jpeg", ".png", ".json", ".txt", ".md"} and is_video(p)]
-            jobs += [("video", v) for v in vids]
+            # Named by their path under the folder, folder first (pose2sim-demo_single-person_cam01):
+            # two videos of one name in different subfolders must not overwrite each other's labels.
+            top = inp.resolve().name
+            jobs += [("video", v, "_".join((top, *v.relative_to(inp).with_suffix("").parts))) for v in vids]
             if any(True for _ in image_files(inp)):
-                jobs.append(("images", inp))
+                jobs.append(("images", inp, inp.resolve().name))
         else:
-            jobs.append(("video", inp))
+            jobs.append(("video", inp, inp.stem))
+    seen_names: set[str] = set()
     failed = 0
-    for kind, path in jobs:
-        name = path.name if kind == "images" else path.stem
+    for kind, path, name in jobs:
+        if name in seen_names:  # two inputs given by the same file name: keep both
+            name = next(f"{name}_{k}" for k in range(2, 10**6) if f"{name}_{k}" not in seen_names)
+        seen_names.add(name)
         teacher = Teacher(video=kind == "video")
         try:
             if kind == "video":

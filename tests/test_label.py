@@ -29,3 +29,17 @@ def test_label_reports_a_bad_file_and_goes_on(tmp_path):
                                   str(tmp_path / "labels"), "-q"])
     assert r.exit_code == 1
     assert (tmp_path / "labels" / "good.json").exists() and not (tmp_path / "labels" / "bad.json").exists()
+
+
+def test_label_names_videos_of_a_folder_by_their_path_so_none_overwrites_another(tmp_path):
+    for sub in ("single", "multi"):
+        (tmp_path / "demo" / sub).mkdir(parents=True)
+        make_video(tmp_path / "demo" / sub / "cam01.mp4", frames=2)
+    make_video(tmp_path / "cam01.mp4", frames=2)
+    r = CliRunner().invoke(main, ["label", str(tmp_path / "demo"), str(tmp_path / "cam01.mp4"),
+                                  str(tmp_path / "cam01.mp4"), "-o", str(tmp_path / "labels"), "-q"])
+    assert r.exit_code == 0, r.output
+    names = sorted(p.name for p in (tmp_path / "labels").iterdir())
+    assert names == ["cam01.json", "cam01_2.json", "demo_multi_cam01.json", "demo_single_cam01.json"]
+    doc = json.loads((tmp_path / "labels" / "demo_multi_cam01.json").read_text())
+    assert doc["video"]["path"].endswith("multi/cam01.mp4")
