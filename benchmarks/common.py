@@ -24,7 +24,9 @@ from posevid.video import VideoReader
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SOURCE = ROOT / ".." / "shared" / "data" / "street-video" / "paris-street.avi"
 # Label files name their videos by the path given to `posevid label`, often relative to the
-# repository root (work-data/videos/...): benchmarks run from there, wherever they are started.
+# repository root (work-data/videos/...): benchmarks run from there, wherever they are started;
+# a video named on the command line is taken relative to where the benchmark was started.
+STARTED_IN = Path.cwd()
 os.chdir(ROOT)
 
 
@@ -111,7 +113,7 @@ def parser(doc: str, name: str, video: bool = True) -> argparse.ArgumentParser:
     and where its Markdown table goes (benchmarks/results/NAME.md)."""
     ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     if video:
-        ap.add_argument("video", nargs="?", type=Path, default=DEFAULT_SOURCE)
+        ap.add_argument("video", nargs="?", type=lambda p: STARTED_IN / p, default=DEFAULT_SOURCE)
         ap.add_argument("--size", default="640x360")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / f"{name}.md")
     return ap

@@ -26,8 +26,8 @@ from posevid.roi import crop, from_joints
 
 DATA = ROOT / ".." / "shared" / "data"
 #: Teacher-labelled videos that training never saw (made by `posevid label`, see docs/training.md).
-HELD_OUT = (ROOT / "work-data" / "labels" / "pose2sim-single-cam04.json",
-            ROOT / "work-data" / "labels" / "pose2sim-multi-cam04.json")
+HELD_OUT = tuple(ROOT / "work-data" / "labels" / f"{name}.json" for name in
+                 ("pose2sim-demo_single-person_cam04", "pose2sim-demo_multi-person_cam04", "slp_FOOTBALL"))
 LSP = DATA / "lsp-subset"
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerate docs/performance.md: run every benchmark (about 30 minutes on 2 cores) and gather
+# Regenerate docs/performance.md: run every benchmark (about 35 minutes on 2 cores) and gather
 # their tables. Run on a quiet machine; speed figures are ratios within one run.
 # --assemble-only rebuilds the page from benchmarks/results/*.md without running anything.
 set -euo pipefail
@@ -8,6 +8,12 @@ PY=${PYTHON:-../.venv/bin/python}
 if [ "${1:-}" != "--assemble-only" ]; then
   $PY throughput.py
   $PY network.py
+  $PY precision.py
+  if $PY -c "import torch, sys; sys.exit(not torch.cuda.is_available())"; then
+    $PY gpu.py
+  else
+    echo "(gpu.py skipped: no CUDA device here; results/gpu.md keeps the last GPU run)"
+  fi
   $PY flow_presets.py
   $PY versus_mediapipe.py || echo "(versus_mediapipe skipped: needs the teacher extra)"
   $PY memory.py --size 160x90
@@ -20,7 +26,7 @@ fi
   echo "Regenerate with \`bash benchmarks/run_all.sh\` (writes benchmarks/results/*.md and this file)."
   echo "Figures are measured, on the machine named in each section; speed is also given as a ratio"
   echo "to a baseline run in the same process."
-  for part in throughput network flow_presets versus_mediapipe memory roi_accuracy cuts; do
+  for part in throughput network precision flow_presets versus_mediapipe memory gpu roi_accuracy cuts; do
     [ -f "results/$part.md" ] || continue
     echo
     echo "## $part"
