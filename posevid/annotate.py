@@ -110,7 +110,8 @@ def annotate_video(annotator: Annotator, video: Path, out_dir: Path, overwrite: 
                 csv_w = CsvWriter.reopen(paths["csv"], cp.csv_bytes) if cp else CsvWriter(paths["csv"])
                 writers.append(csv_w)
             if "mp4" in paths:
-                overlay = OverlayWriter(temp_path(paths["mp4"]), info, video, crf=s["crf"])
+                overlay = OverlayWriter(temp_path(paths["mp4"]), info, video, crf=s["crf"],
+                                        preset=s["encoder_preset"])
             clock = annotator.clock
 
             def draw_and_encode(item: tuple) -> None:

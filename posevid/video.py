@@ -245,7 +245,8 @@ class OverlayWriter:
     codec and re-encoded to AAC otherwise.
     """
 
-    def __init__(self, path: str | os.PathLike, info: VideoInfo, source: str | os.PathLike, crf: int = 20):
+    def __init__(self, path: str | os.PathLike, info: VideoInfo, source: str | os.PathLike, crf: int = 20,
+                 preset: str = "superfast"):
         self.path = Path(path)
         try:
             self.out = av.open(str(self.path), mode="w", format="mp4")
@@ -259,7 +260,7 @@ class OverlayWriter:
         self.vstream.pix_fmt = "yuv444p" if odd else "yuv420p"
         self.vstream.time_base = self.time_base
         self.vstream.codec_context.time_base = self.time_base
-        self.vstream.options = {"crf": str(crf), "preset": "veryfast"}
+        self.vstream.options = {"crf": str(crf), "preset": preset}
         self._audio_in = None
         self._audio_iter: Iterator | None = None
         self._audio_pending = None
