@@ -29,9 +29,10 @@ def make_flow(method: str) -> FlowFn | None:
     if method == "farneback":
         return lambda a, b: cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 3, 9, 3, 5, 1.1, 0)
     if method == "dis":
-        # FAST, not MEDIUM: five times cheaper at our 128-pixel flow size, and the held-out
-        # accuracy after pooling was the same (docs/performance.md, "flow presets").
-        dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+        # ULTRAFAST: at our 128-pixel flow size it is 3 times cheaper than FAST and 9 times
+        # cheaper than MEDIUM, and held-out PCK after pooling at n = 15 was the same as FAST's
+        # within 0.7 point per joint type (docs/design.md; docs/performance.md, flow_presets).
+        dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
         return lambda a, b: dis.calc(a, b, None)
     raise ValueError(f"unknown flow method {method!r} (choose from {', '.join(FLOW_METHODS)})")
 
