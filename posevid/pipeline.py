@@ -301,13 +301,14 @@ class Annotator:
         return out, window, emitted
 
     def neighbours(self, window: list[FrameState], k: int) -> Iterator[tuple[int, np.ndarray]]:
-        """(slot, H×W×J map) for frame window[k] and each neighbour warped onto it.
+        """(slot, H×W×C pack) for frame window[k] and each neighbour warped onto it; the first
+        J channels are the heatmap (temporal.follow says why whole packs travel).
 
         Slot n is the frame itself, n+i the frame i later, n−i the frame i earlier. A neighbour
         is used only if it is in the same shot and every flow on the way to it exists.
         """
         t, n = window[k], self.window
-        yield n, t.heatmap
+        yield n, t.pack()
         joints = t.heatmap.shape[2]
         for step, states, attr in ((1, window[k + 1 : k + 1 + n], "fwd"), (-1, window[max(0, k - n) : k][::-1], "bwd")):
             chain, prev = [], t
@@ -326,8 +327,9 @@ class Annotator:
         t, n = window[k], self.window
         maps = np.zeros((2 * n + 1, *t.heatmap.shape), dtype=np.float32)
         present = np.zeros(2 * n + 1, dtype=np.float32)
+        joints = t.heatmap.shape[2]
         for slot, m in self.neighbours(window, k):
-            maps[slot], present[slot] = m, 1
+            maps[slot], present[slot] = m[..., :joints], 1
         return maps, present
 
     def _pool_frame(self, window: list[FrameState], k: int) -> dict[str, Any]:
@@ -338,7 +340,7 @@ class Annotator:
         t = window[k]
         hm = t.heatmap
         if self.window > 0:
-            pooled = WindowPool(self.s["pool"], self.window, self.pool_weights)
+            pooled = WindowPool(self.s["pool"], self.window, self.pool_weights, joints=hm.shape[2])
             if self.keep_stacks:
                 maps, present = self.window_maps(window, k)
                 t.extra["stack"] = torch.from_numpy(maps).permute(0, 3, 1, 2).half()

@@ -9,7 +9,7 @@ from synth import texture
 from posevid.flow import flow_image, make_flow, to_heatmap
 from posevid.heatmaps import targets
 from posevid.nets import TemporalPool, weighted_pool
-from posevid.temporal import WindowPool, follow, identity_positions, pack
+from posevid.temporal import PACK_CHANNELS, WindowPool, follow, identity_positions, pack
 
 SIZE = 128   # flow image
 HM = 64      # heatmap
@@ -46,7 +46,7 @@ def test_composed_tracks_follow_motion_over_several_frames():
     ident = identity_positions(HM)
     for k, pos in enumerate(tracks, start=1):
         d = np.median((pos - ident)[20:44, 20:44].reshape(-1, 2), axis=0)
-        # 4 px per frame = 1 heatmap px. DIS's FAST preset estimates on a 32×32 grid here and
+        # 4 px per frame = 1 heatmap px. DIS's ULTRAFAST preset (our `dis`) works on a coarse grid here and
         # carries a sub-pixel bias of up to 0.1 heatmap px a step, which composition adds up.
         assert d[0] == pytest.approx(1.0 * k, abs=0.2 + 0.1 * k)
         assert d[1] == pytest.approx(0.5 * k, abs=0.2 + 0.1 * k)
@@ -61,9 +61,9 @@ def test_warped_peak_lands_where_the_content_was():
     empty = np.zeros_like(hm)
     packs = [pack(empty, flow, None), pack(empty, flow, None), pack(hm, None, None)]  # t+1, t+2, t+3
     steps = list(follow(flow, packs, 7, +1))
-    warped = steps[-1][1]
-    assert warped.shape == (HM, HM, 7)
-    assert not steps[0][1].any()  # t+1 held no joint
+    assert steps[-1][1].shape == (HM, HM, PACK_CHANNELS)  # whole packs, heatmap channels first
+    warped = steps[-1][1][..., :7]
+    assert not steps[0][1][..., :7].any()  # t+1 held no joint
     y, x = np.unravel_index(warped[..., 6].argmax(), warped.shape[:2])
     assert (x, y) in [(37, 28), (37, 29)]
 
@@ -122,3 +122,19 @@ def test_narrowed_window_keeps_central_weights():
     assert torch.allclose(w.sum(1), layer.weight.sum(1))
     with pytest.raises(ValueError):
         layer.narrowed(4)
+
+
+@pytest.mark.parametrize("method", ["parametric", "sum", "max"])
+def test_pooling_whole_packs_equals_pooling_their_heatmaps(method):
+    """The pipeline pools warped packs (heatmap plus flow channels) for speed; the flow channels
+    must not leak into the result."""
+    rng = np.random.default_rng(3)
+    packs = [pack(rng.random((HM, HM, 7), dtype=np.float32), rng.normal(size=(HM, HM, 2)).astype(np.float32),
+                  rng.normal(size=(HM, HM, 2)).astype(np.float32)) for _ in range(5)]
+    w = torch.rand(7, 5) if method == "parametric" else None
+    whole, maps = WindowPool(method, 2, w, joints=7), WindowPool(method, 2, w, joints=7)
+    for slot in (2, 0, 4, 1):  # slot 3 missing, as at a cut
+        whole.add(slot, packs[slot])
+        maps.add(slot, np.ascontiguousarray(packs[slot][..., :7]))
+    assert whole.result().shape == (HM, HM, 7)
+    assert np.allclose(whole.result(), maps.result(), atol=1e-6)
