@@ -83,6 +83,17 @@ def timed_run(source: Path, out_dir: Path, **overrides: Any) -> dict[str, Any]:
             "peak_mb": peak_memory_mb(), "window": ann.window}
 
 
+def bench_input(args: argparse.Namespace, folder: Path) -> tuple[Path, str]:
+    """The benchmark's input made from the parser's video, --size and --seconds, and its description."""
+    w, h = (int(v) for v in args.size.split("x"))
+    seconds = args.seconds or None
+    video = resized_copy(args.video, w, h, seconds=seconds, loop=bool(seconds), folder=folder)
+    with VideoReader(video) as r:
+        frames = r.info.frame_count
+    looped = f" looped (ping-pong) to {seconds:g} s" if seconds else ""
+    return video, f"{args.video.name}{looped}, {frames} frames at {w}×{h}"
+
+
 def decode_fps(video: Path) -> float:
     start = time.perf_counter()
     with VideoReader(video) as r:
@@ -115,6 +126,8 @@ def parser(doc: str, name: str, video: bool = True) -> argparse.ArgumentParser:
     if video:
         ap.add_argument("video", nargs="?", type=lambda p: STARTED_IN / p, default=DEFAULT_SOURCE)
         ap.add_argument("--size", default="640x360")
+        ap.add_argument("--seconds", type=float, default=0.0,
+                        help="loop the video (ping-pong) to this length; 0 = as it is")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / f"{name}.md")
     return ap
 

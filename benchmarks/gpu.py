@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 
 import torch
-from common import machine, markdown_table, parser, publish, resized_copy, timed_run
+from common import bench_input, machine, markdown_table, parser, publish, timed_run
 
 from posevid import weights
 from posevid.nets import SpatialNetFusion, TemporalPool
@@ -73,9 +73,8 @@ def main() -> None:
             rows.append(["paper", precision, b, fps, fps / base])
             print(f"network paper {precision} batch {b}: {fps:.0f} fps", flush=True)
     del net
-    w, h = (int(v) for v in args.size.split("x"))
     tmp = Path(tempfile.mkdtemp(prefix="posevid-gpu-"))
-    video = resized_copy(args.video, w, h, folder=tmp)
+    video, described = bench_input(args, tmp)
     model = untrained_model(tmp)
     runs = []
     paper = {"model": str(model), "pool": "sum", "roi": "letterbox"}
@@ -92,7 +91,7 @@ def main() -> None:
             "Network alone, channels-last, random 256×256 inputs, 20 timed batches after 3 warm-ups "
             "(CUDA events):\n\n"
             + markdown_table(["preset", "precision", "batch", "fps", "× fp32 batch 1"], rows)
-            + f"\n\nWhole `annotate` runs on {args.video.name} at {w}×{h} (batch {args.run_batch}, fp16 "
+            + f"\n\nWhole `annotate` runs on {described} (batch {args.run_batch}, fp16 "
             "autocast, overlay video and CSV written; stage times per frame overlap):\n\n"
             + markdown_table(["preset", "region", "flow", "n", "fps", "crop ms", "network ms", "flow ms",
                               "warp+pool ms", "draw ms", "encode ms"], runs))

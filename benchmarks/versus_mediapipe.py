@@ -1,9 +1,11 @@
 """posevid's frames per second as a ratio to MediaPipe Pose's on the same video, in the same process.
 
-    python benchmarks/versus_mediapipe.py [VIDEO] [--size 640x360]
+    python benchmarks/versus_mediapipe.py [VIDEO] [--size 640x360] [--seconds 20]
 
-Both read the same frames; MediaPipe (the `teacher` extra) runs its tracking mode over every
-frame; posevid runs the whole annotate job (default settings, with and without flow).
+Both read the same frames (the clip looped to 20 s by default, as in throughput.py);
+MediaPipe (the `teacher` extra) runs its tracking mode over every frame, already decoded in
+memory; posevid runs the whole annotate job (default settings, with and without flow), and
+the same without writing the overlay video and CSV (JSON only).
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import machine, markdown_table, parser, publish, resized_copy, timed_run
+from common import bench_input, machine, markdown_table, parser, publish, timed_run
 
 from posevid.teacher import Teacher
 from posevid.video import VideoReader
@@ -31,10 +33,10 @@ def mediapipe_fps(video: Path) -> float:
 
 def main() -> None:
     ap = parser(__doc__, "versus_mediapipe")
+    ap.set_defaults(seconds=20.0)
     args = ap.parse_args()
-    w, h = (int(v) for v in args.size.split("x"))
     tmp = Path(tempfile.mkdtemp(prefix="posevid-mp-"))
-    video = resized_copy(args.video, w, h, folder=tmp)
+    video, described = bench_input(args, tmp)
     mp = mediapipe_fps(video)
     rows = [["MediaPipe Pose 0.10.14 (network only, frames in memory)", mp, 1.0]]
     for label, over in [("posevid annotate, no flow (whole job)", {"flow": "none"}),
@@ -43,7 +45,7 @@ def main() -> None:
         rows.append([label, r["fps"], r["fps"] / mp])
         r2 = timed_run(video, tmp / "out", video=False, csv=False, **over)
         rows.append([label.replace("whole job", "JSON only"), r2["fps"], r2["fps"] / mp])
-    text = (f"Input: {args.video.name} resized to {w}×{h}. Machine: {machine()}.\n\n"
+    text = (f"Input: {described}. Machine: {machine()}.\n\n"
             + markdown_table(["what", "fps", "× MediaPipe"], rows))
     publish(text, args.out)
 
