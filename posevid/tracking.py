@@ -27,8 +27,12 @@ from .roi import Roi, crop, from_joints
 #: A pose function: a list of network inputs -> per input (7×2 joints in input pixels, 7 confidences).
 PoseFn = Callable[[list[np.ndarray]], list[tuple[np.ndarray, np.ndarray]]]
 
-#: While a face alone keeps the box on the person, faces are looked for this often (frames).
+#: While a face alone keeps the box on the person, faces are looked for this often (frames);
+#: near someone whose face is not found (the pose scan found them), each fruitless search
+#: doubles the wait, up to NEAR_EVERY_MAX (further apart, pose2sim cam04 lost a third of
+#: its shoulders PCK: a face found late after a scan find is what frames the person well).
 REDETECT_EVERY = 5
+NEAR_EVERY_MAX = 10
 #: With nobody followed, each fruitless full-frame search doubles the wait before the next, up to
 #: this many frames: a full-frame search is the dearest step (65 ms at 640×360, 0.4 s at 720p),
 #: and long stretches without anyone (graphics, empty studio) should cost little.
@@ -117,6 +121,7 @@ class PersonTracker:
         self._scan_every = SCAN_EVERY
         self._last_detect = -REDETECT_TRACKED
         self._idle_every = REDETECT_EVERY
+        self._near_every = REDETECT_EVERY
         # region() runs in the pipeline's preparation thread, feedback() in the network thread
         self._lock = threading.Lock()
 
@@ -228,9 +233,10 @@ class PersonTracker:
 
     def region(self, rgb: np.ndarray, index: int) -> Roi | None:
         """The box for this frame. Faces are looked for every REDETECT_TRACKED frames while
-        confident poses move the box, every REDETECT_EVERY otherwise, and ever more rarely (up to
-        REDETECT_IDLE_MAX) while nobody is found. The box is dropped HOLD_FRAMES after the last
-        face or the last pose that vouched for it (allowing for the lag)."""
+        confident poses move the box, every REDETECT_EVERY otherwise (backing off while they are
+        not found), and ever more rarely (up to REDETECT_IDLE_MAX) while nobody is found. The
+        box is dropped HOLD_FRAMES after the last face or the last pose that vouched for it
+        (allowing for the lag)."""
         with self._lock:
             current = self.current
             placed = current is not None and self._placed + self.lag + HOLD_FRAMES >= index
@@ -239,11 +245,13 @@ class PersonTracker:
         elif placed:
             every = REDETECT_TRACKED
         else:
-            every = REDETECT_EVERY
+            every = self._near_every
         if index - self._last_detect >= every:
             self._last_detect = index
             found = self.detect(rgb)
             by_face = found is not None
+            if current is not None:  # a local search: fruitless ones back off, as full-frame ones do
+                self._near_every = REDETECT_EVERY if by_face else min(2 * every, NEAR_EVERY_MAX)
             if found is None and current is None and index - self._last_scan >= self._scan_every:
                 self._last_scan = index
                 found = self.scan(rgb)
@@ -255,6 +263,7 @@ class PersonTracker:
                 with self._lock:
                     if self.current is None:
                         self.current, self._found_at = found, index
+                        self._near_every = REDETECT_EVERY
                     else:
                         self.current = _blend(self.current, found, SMOOTHING)
                     self._by_face = by_face
