@@ -35,7 +35,7 @@ def main() -> None:
             configs = [("none", 0)] + [(f, int(n)) for f in args.flows.split(",") for n in args.windows.split(",")
                                        if int(n) > 0]
             for flow, n in configs:
-                r = timed_run(video, tmp / "out", preset=preset, device=device, flow=flow, window=n, pool="sum")
+                r = timed_run(video, tmp / "out", preset=preset, device=device, flow=flow, window=n)
                 baseline = baseline or r["fps"]
                 ms = r["ms_per_frame"]
                 temporal = ms.get("flow", 0.0) + ms.get("warp+pool", 0.0)

@@ -24,6 +24,7 @@ from . import weights
 from .errors import ModelError, PosevidError
 from .flow import FLOW_METHODS, flow_image, make_flow, to_heatmap
 from .heatmaps import peaks
+from .joints import NUM_JOINTS
 from .shots import ShotDetector
 from .streaming import Prefetch
 from .temporal import POOL_METHODS, WindowPool, follow, pack
@@ -148,6 +149,9 @@ class Annotator:
             except ValueError as e:
                 raise PosevidError(str(e)) from None
         self.flow_fn = make_flow(settings["flow"]) if self.window > 0 else None
+        # one pool for the whole run, reset for each frame: it keeps its weight images
+        self.window_pool = (WindowPool(settings["pool"], self.window, self.pool_weights, joints=NUM_JOINTS)
+                            if self.window > 0 else None)
         self.clock = Stopwatch()
         self.tracker: PersonTracker | None = None
         self.cuts: list[dict[str, Any]] = []
@@ -339,8 +343,9 @@ class Annotator:
     def _pool_frame_timed(self, window: list[FrameState], k: int) -> dict[str, Any]:
         t = window[k]
         hm = t.heatmap
-        if self.window > 0:
-            pooled = WindowPool(self.s["pool"], self.window, self.pool_weights, joints=hm.shape[2])
+        if self.window_pool is not None:
+            pooled = self.window_pool
+            pooled.reset()
             if self.keep_stacks:
                 maps, present = self.window_maps(window, k)
                 t.extra["stack"] = torch.from_numpy(maps).permute(0, 3, 1, 2).half()

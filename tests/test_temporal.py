@@ -136,5 +136,14 @@ def test_pooling_whole_packs_equals_pooling_their_heatmaps(method):
     for slot in (2, 0, 4, 1):  # slot 3 missing, as at a cut
         whole.add(slot, packs[slot])
         maps.add(slot, np.ascontiguousarray(packs[slot][..., :7]))
-    assert whole.result().shape == (HM, HM, 7)
-    assert np.allclose(whole.result(), maps.result(), atol=1e-6)
+    first = whole.result()
+    assert first.shape == (HM, HM, 7)
+    assert np.allclose(first, maps.result(), atol=1e-6)
+    whole.reset()  # the pipeline keeps one pool for a whole video
+    for slot in (2, 3):
+        whole.add(slot, packs[slot])
+    again = WindowPool(method, 2, w, joints=7)
+    for slot in (2, 3):
+        again.add(slot, packs[slot])
+    assert np.allclose(whole.result(), again.result(), atol=1e-6)
+    assert not np.allclose(first, whole.result())  # the first result was not overwritten by reuse
