@@ -28,7 +28,7 @@ from .heatmaps import peaks
 from .joints import NUM_JOINTS
 from .shots import ShotDetector
 from .streaming import Prefetch
-from .temporal import POOL_METHODS, WindowPool, follow, pack
+from .temporal import POOL_METHODS, WindowPool, follow, pack, warp_window
 from .timing import Stopwatch
 from .tracking import PersonTracker
 from .video import Frame, VideoReader
@@ -306,42 +306,52 @@ class Annotator:
                     final: bool) -> tuple[list[tuple[FrameState, dict[str, Any]]], list[FrameState], int]:
         """Pool every frame whose future neighbours are all in, and drop frames no one needs."""
         n = self.window
-        out = []
+        ready: list[int] = []  # positions in the window of the frames to emit, in order
         while window:
-            k = emitted - window[0].frame.index
+            k = emitted + len(ready) - window[0].frame.index
             if k >= len(window):
                 break
             t = window[k]
             later = window[k + 1 : k + 1 + n]
             if not (final or len(later) == n or (later and later[-1].segment != t.segment)):
                 break
-            out.append((t, self._pool_frame(window, k)))
-            emitted += 1
-            drop = k + 1 - n  # frames before the next frame's window
-            if drop > 0:
-                window = window[drop:]
-        return out, window, emitted
+            ready.append(k)
+        if not ready:
+            return [], window, emitted
+        with self.clock("warp+pool"):
+            maps = self._pooled(window, ready)
+            out = [(window[k], self._record(window[k], hm)) for k, hm in zip(ready, maps, strict=True)]
+        drop = ready[-1] + 1 - n  # frames before the next frame's window
+        return out, window[drop:] if drop > 0 else window, emitted + len(ready)
 
-    def neighbours(self, window: list[FrameState], k: int) -> Iterator[tuple[int, np.ndarray]]:
-        """(slot, H×W×C pack) for frame window[k] and each neighbour warped onto it; the first
-        J channels are the heatmap (temporal.follow says why whole packs travel).
-
-        Slot n is the frame itself, n+i the frame i later, n−i the frame i earlier. A neighbour
-        is used only if it is in the same shot and every flow on the way to it exists.
-        """
+    def reach(self, window: list[FrameState], k: int) -> tuple[int, int]:
+        """How many later and how many earlier neighbours of frame window[k] are pooled: a
+        neighbour counts only if it is in the same shot and every flow on the way to it exists."""
         t, n = window[k], self.window
-        yield n, t.pack()
-        joints = t.heatmap.shape[2]
-        for step, states, attr in ((1, window[k + 1 : k + 1 + n], "fwd"), (-1, window[max(0, k - n) : k][::-1], "bwd")):
-            chain, prev = [], t
+        out = []
+        for states, attr in ((window[k + 1 : k + 1 + n], "fwd"), (window[max(0, k - n) : k][::-1], "bwd")):
+            count, prev = 0, t
             for st in states:
                 if st.segment != t.segment or getattr(prev, attr) is None:
                     break
-                chain.append(st)
-                prev = st
+                count, prev = count + 1, st
+            out.append(count)
+        return out[0], out[1]
+
+    def neighbours(self, window: list[FrameState], k: int) -> Iterator[tuple[int, np.ndarray]]:
+        """(slot, H×W×C pack) for frame window[k] and each neighbour warped onto it, one frame
+        at a time; the first J channels are the heatmap. Slot n is the frame itself, n+i the
+        frame i later, n−i the frame i earlier. (Inference pools many frames at once with
+        temporal.warp_window; this serves training's stacks, and a test holds the two equal.)
+        """
+        t, n = window[k], self.window
+        yield n, t.pack()
+        later, earlier = self.reach(window, k)
+        chains = ((1, window[k + 1 : k + 1 + later], "fwd"), (-1, window[k - earlier : k][::-1], "bwd"))
+        for step, chain, attr in chains:
             if chain:
                 packs = [st.pack() for st in chain]
-                for i, (_, warped) in enumerate(follow(getattr(t, attr), packs, joints, step)):
+                for i, (_, warped) in enumerate(follow(getattr(t, attr), packs, NUM_JOINTS, step)):
                     yield n + step * (i + 1), warped
 
     def window_maps(self, window: list[FrameState], k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -354,26 +364,29 @@ class Annotator:
             maps[slot], present[slot] = m[..., :joints], 1
         return maps, present
 
-    def _pool_frame(self, window: list[FrameState], k: int) -> dict[str, Any]:
-        with self.clock("warp+pool"):
-            return self._pool_frame_timed(window, k)
-
-    def _pool_frame_timed(self, window: list[FrameState], k: int) -> dict[str, Any]:
-        t = window[k]
-        hm = t.heatmap
-        if self.window_pool is not None:
-            pooled = self.window_pool
-            pooled.reset()
-            if self.keep_stacks:
-                maps, present = self.window_maps(window, k)
-                t.extra["stack"] = torch.from_numpy(maps).permute(0, 3, 1, 2).half()
-                t.extra["present"] = torch.from_numpy(present)
+    def _pooled(self, window: list[FrameState], ready: list[int]) -> list[np.ndarray]:
+        """The pooled H×W×J heatmaps of the frames window[k], k in ready."""
+        if self.window_pool is None:
+            return [window[k].heatmap for k in ready]
+        if self.keep_stacks:  # training the pooling layer: each frame's stack is kept, one by one
+            maps = []
+            for k in ready:
+                stack, present = self.window_maps(window, k)
+                window[k].extra["stack"] = torch.from_numpy(stack).permute(0, 3, 1, 2).half()
+                window[k].extra["present"] = torch.from_numpy(present)
+                pool = self.window_pool.fresh()
                 for slot in np.flatnonzero(present):
-                    pooled.add(int(slot), maps[slot])
-            else:
-                for slot, m in self.neighbours(window, k):
-                    pooled.add(slot, m)
-            hm = pooled.result()
+                    pool.add(int(slot), stack[slot])
+                maps.append(pool.result())
+            return maps
+        n = self.window
+        lo, hi = max(0, ready[0] - n), min(len(window), ready[-1] + n + 1)
+        packs = [st.pack() for st in window[lo:hi]]
+        reach = [self.reach(window, k) for k in ready]
+        return warp_window(packs, [k - lo for k in ready], reach, NUM_JOINTS, self.window_pool)
+
+    def _record(self, t: FrameState, hm: np.ndarray) -> dict[str, Any]:
+        """The JSON record of a frame from its pooled heatmap; confident poses go back to the tracker."""
         hm = np.ascontiguousarray(hm.transpose(2, 0, 1))
         t.extra["heatmap"] = hm
         if t.roi is None:

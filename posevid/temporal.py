@@ -17,6 +17,7 @@ are copied to the host once per frame (7×64×64 floats).
 """
 from __future__ import annotations
 
+import copy
 import functools
 from collections.abc import Iterator, Sequence
 
@@ -111,6 +112,12 @@ class WindowPool:
         self._images: dict[tuple[int, ...], np.ndarray] = {}  # per map shape: (2n+1)×H×W×C weights
         self.reset()
 
+    def fresh(self) -> WindowPool:
+        """An empty pool of the same kind that shares this one's weight images."""
+        other = copy.copy(self)
+        other.reset()
+        return other
+
     def reset(self) -> None:
         """Forget the maps added so far (the weight images stay)."""
         self.acc: np.ndarray | None = None
@@ -131,7 +138,7 @@ class WindowPool:
         """Add the map of offset slot − n (slot n is the frame itself)."""
         self.count += 1
         if self.method == "parametric":
-            warped = np.ascontiguousarray(warped, dtype=np.float32)
+            warped = np.asarray(warped, dtype=np.float32)  # rows may be strided (an atlas column), pixels not
             if self.acc is None:
                 self.acc = np.zeros(warped.shape, dtype=np.float32)
                 self.present_weight = np.zeros(self.weights.shape[0], dtype=np.float32)
@@ -155,3 +162,54 @@ class WindowPool:
         if self.method == "sum":
             return acc / self.count
         return acc.copy()
+
+
+#: Zero border around each tile of warp_window's atlas: with sampling positions clamped to
+#: within 1.5 pixels of the map, every bilinear tap outside the map reads a zero, as remap's
+#: BORDER_CONSTANT does for a single map.
+ATLAS_PAD = 2
+
+
+def warp_window(packs: Sequence[np.ndarray], frames: Sequence[int], reach: Sequence[tuple[int, int]],
+                joints: int, pool: WindowPool) -> list[np.ndarray]:
+    """Warp and pool the windows of several frames at once: the same result as `follow` and
+    a WindowPool per frame, with one remap per step for all of them instead of one per frame.
+
+    packs are the packed frames of a stretch of consecutive video frames; frames are the
+    positions in it of the frames to pool; reach gives, per frame, how many later and how
+    many earlier neighbours its chains reach (same shot, every flow on the way present);
+    pool is a WindowPool of the right method and window whose fresh() copies pool each
+    frame. All packs are laid side by side in one zero-bordered atlas, and each step samples
+    the next frame of every chain in one remap of an H×(W·frames) position map: at 64×64 the
+    per-call overhead of 30 small remaps, position updates and pool additions a frame was
+    more than their arithmetic. Returns the pooled H×W×J maps, in the order of `frames`.
+    """
+    h, w, c = packs[0].shape
+    n = pool.window
+    tile = w + 2 * ATLAS_PAD
+    atlas = np.zeros((h + 2 * ATLAS_PAD, tile * len(packs), c), dtype=np.float32)
+    for j, p in enumerate(packs):
+        atlas[ATLAS_PAD : ATLAS_PAD + h, j * tile + ATLAS_PAD : j * tile + ATLAS_PAD + w] = p
+    pools = []
+    for f in frames:
+        pools.append(pool.fresh())
+        pools[-1].add(n, packs[f])
+    ident = identity_positions(w)
+    for direction, side in ((1, 0), (-1, 1)):
+        chains = [b for b, r in enumerate(reach) if r[side] > 0]
+        if not chains:
+            continue
+        flow = joints if direction > 0 else joints + 2  # the pack channels that step on
+        pos = np.concatenate([ident + packs[frames[b]][..., flow : flow + 2] for b in chains], axis=1)
+        for step in range(1, max(reach[b][side] for b in chains) + 1):
+            sources = [min(max(frames[b] + direction * step, 0), len(packs) - 1) for b in chains]
+            offset = np.repeat(np.array(sources, dtype=np.float32) * tile + ATLAS_PAD, w)
+            where = np.clip(pos, -1.5, w + 0.5)  # square maps: one bound serves x and y
+            where[..., 0] += offset
+            where[..., 1] += ATLAS_PAD
+            sampled = cv2.remap(atlas, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+            for a, b in enumerate(chains):
+                if step <= reach[b][side]:
+                    pools[b].add(n + direction * step, sampled[:, a * w : (a + 1) * w])
+            pos += sampled[..., flow : flow + 2]
+    return [p.result() for p in pools]
