@@ -25,7 +25,8 @@ fi
   echo
   echo "Regenerate with \`bash benchmarks/run_all.sh\` (writes benchmarks/results/*.md and this file)."
   echo "Figures are measured, on the machine named in each section; speed is also given as a ratio"
-  echo "to a baseline run in the same process."
+  echo "to a baseline run in the same process. The gpu section comes from benchmarks/gpu.py on a CUDA"
+  echo "machine; where there is none, run_all.sh keeps its last result."
   for part in throughput network precision flow_presets versus_mediapipe memory gpu roi_accuracy cuts; do
     [ -f "results/$part.md" ] || continue
     echo
