@@ -35,15 +35,16 @@ JOINT_TYPES: dict[str, tuple[int, ...]] = {
 #: Skeleton edges (pairs of joint indices) drawn in overlays.
 SKELETON: tuple[tuple[int, int], ...] = ((0, 1), (0, 2), (1, 2), (1, 3), (3, 5), (2, 4), (4, 6))
 
-#: BGR colours per joint (OpenCV draws in BGR): the person's right in warm, left in cool colours.
+#: RGB colours per joint (frames are RGB from decoding to encoding): the person's right in warm,
+#: left in cool colours.
 JOINT_COLOURS: tuple[tuple[int, int, int], ...] = (
     (255, 255, 255),
-    (0, 140, 255),
-    (255, 160, 0),
-    (0, 90, 255),
+    (255, 140, 0),
+    (0, 160, 255),
     (255, 90, 0),
-    (0, 0, 255),
+    (0, 90, 255),
     (255, 0, 0),
+    (0, 0, 255),
 )
 
 # Format mappings: for each of our joints, the indices of the source joints whose mean it is.

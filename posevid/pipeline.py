@@ -167,7 +167,7 @@ class Annotator:
             except ValueError as e:
                 raise PosevidError(str(e)) from None
         self.flow_fn = make_flow(settings["flow"]) if self.window > 0 else None
-        # one pool for the whole run, reset for each frame: it keeps its weight images
+        # the run's pool template: each frame pools into a fresh() copy sharing its weight images
         self.window_pool = (WindowPool(settings["pool"], self.window, self.pool_weights, joints=NUM_JOINTS)
                             if self.window > 0 else None)
         self.clock = Stopwatch()

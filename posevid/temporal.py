@@ -93,7 +93,8 @@ class WindowPool:
     where a J-channel view of them is strided, and each parametric slot is one OpenCV
     multiply-accumulate against a full-size weight image built once per map shape (7.5 µs
     a slot at 64×64×12, where numpy's broadcast multiply by a 12-vector took 31). One pool
-    serves a whole video: reset() it for each frame.
+    serves a whole video as a template: fresh() gives each frame an empty pool that shares
+    those weight images.
     """
 
     def __init__(self, method: str, window: int, weights: torch.Tensor | np.ndarray | None = None,

@@ -180,15 +180,14 @@ def draw_skeleton(image: np.ndarray, record: dict[str, Any], box: Sequence[float
     for name in JOINTS:
         j = record["joints"][name]
         pts.append(None if j["x"] is None else (int(round(j["x"])), int(round(j["y"]))))
-    # Drawn straight onto the RGB image with the BGR colours reversed: no colour-order copies
-    # of the frame (two fewer full-frame copies per frame of the overlay).
+    # Drawn straight onto the RGB image with RGB colours: no colour-order copies of the frame.
     canvas = image if image.flags.c_contiguous else np.ascontiguousarray(image)
     for a, b in SKELETON:
         if pts[a] is not None and pts[b] is not None:
-            cv2.line(canvas, pts[a], pts[b], JOINT_COLOURS[b][::-1], thick, cv2.LINE_AA)
+            cv2.line(canvas, pts[a], pts[b], JOINT_COLOURS[b], thick, cv2.LINE_AA)
     for i, p in enumerate(pts):
         if p is not None:
-            cv2.circle(canvas, p, radius, JOINT_COLOURS[i][::-1], -1, cv2.LINE_AA)
+            cv2.circle(canvas, p, radius, JOINT_COLOURS[i], -1, cv2.LINE_AA)
     if box is not None:
         x, y, bw, bh = (int(round(v)) for v in box)
         cv2.rectangle(canvas, (x, y), (x + bw, y + bh), (0, 255, 0), 1)

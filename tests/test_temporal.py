@@ -140,7 +140,7 @@ def test_pooling_whole_packs_equals_pooling_their_heatmaps(method):
     first = whole.result()
     assert first.shape == (HM, HM, 7)
     assert np.allclose(first, maps.result(), atol=1e-6)
-    whole.reset()  # the pipeline keeps one pool for a whole video
+    whole.reset()  # reuse keeps the weight images (fresh() copies share them)
     for slot in (2, 3):
         whole.add(slot, packs[slot])
     again = WindowPool(method, 2, w, joints=7)
