@@ -12,10 +12,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from .annotate import __version__
 from .joints import JOINTS, SKELETON
-from .pipeline import Annotator
-from .video import VideoReader
+from .version import __version__
+
+
+def __getattr__(name: str) -> Any:
+    """Annotator and VideoReader are imported on first use: they pull in torch and PyAV, which
+    the command line's --help and --version must not wait for."""
+    if name == "Annotator":
+        from .pipeline import Annotator
+
+        return Annotator
+    if name == "VideoReader":
+        from .video import VideoReader
+
+        return VideoReader
+    raise AttributeError(f"module 'posevid' has no attribute {name!r}")
 
 
 def settings(config_file: str | None = None, **overrides: Any) -> dict[str, Any]:

@@ -1,5 +1,8 @@
 """One video in, NAME.json / NAME.csv / NAME.mp4 out: the product's main job.
 
+A photo (NAME.jpg: the overlay is an image in its format) or a folder of images (a sequence,
+NAME.mp4) goes the same way through images.ImageReader.
+
 Outputs are written under temporary names and renamed only when the whole video is
 done, so an interrupted run leaves nothing that looks finished; checkpoints every
 `resume_every` frames let the next run continue where it stopped (resume.py). Drawing
@@ -18,13 +21,13 @@ from tqdm import tqdm
 
 from . import resume
 from .config import fingerprint
-from .errors import OutputError, PosevidError, output_error
+from .errors import ConfigError, InputError, Interrupted, OutputError, PosevidError, output_error
+from .images import ImageOverlayWriter, ImageReader, is_image_input, overlay_suffix
 from .pipeline import Annotator, overlay_image
 from .streaming import Worker
+from .version import __version__
 from .video import OverlayWriter, VideoReader
 from .writers import CsvWriter, JsonWriter, discard, temp_path
-
-__version__ = "0.1.0"
 
 
 @dataclass
@@ -46,13 +49,23 @@ class Result:
 
 
 def output_paths(video: Path, out_dir: Path, settings: dict[str, Any]) -> dict[str, Path]:
-    name = video.stem
+    name = video.name if video.is_dir() else video.stem
     paths = {"json": out_dir / f"{name}.json"}
     if settings["csv"]:
         paths["csv"] = out_dir / f"{name}.csv"
     if settings["video"]:
-        paths["mp4"] = out_dir / f"{name}.mp4"
+        photo = not video.is_dir() and is_image_input(video)
+        paths["overlay"] = out_dir / (f"{name}{overlay_suffix(video)}" if photo else f"{name}.mp4")
     return paths
+
+
+def open_input(video: Path, deinterlace: str) -> VideoReader | ImageReader:
+    """A video file, a photo (by its content, whatever its name), or a folder of images."""
+    if is_image_input(video):
+        return ImageReader(video)
+    if video.is_dir():
+        raise InputError(f"{video}: a folder without images (for a folder of videos: posevid batch)")
+    return VideoReader(video, deinterlace=deinterlace)
 
 
 def ensure_writable_dir(out_dir: Path) -> None:
@@ -74,6 +87,16 @@ def check_outputs(paths: dict[str, Path], overwrite: bool) -> None:
             raise OutputError(f"{existing[0]}: already exists (use --overwrite)")
 
 
+def check_box(box: list[float] | None, width: int, height: int, video: Path) -> None:
+    """A --box that misses the (upright) frame entirely is a usage error, not zero joints."""
+    if box is None:
+        return
+    x, y, w, h = box
+    if x >= width or y >= height or x + w <= 0 or y + h <= 0:
+        raise ConfigError(f"--box {','.join(f'{v:g}' for v in box)} lies outside the {width}x{height} frame "
+                          f"of {video}")
+
+
 def annotate_video(annotator: Annotator, video: Path, out_dir: Path, overwrite: bool = False,
                    progress: bool = True) -> Result:
     """Run the pipeline on one video and write its outputs atomically."""
@@ -89,14 +112,18 @@ def annotate_video(annotator: Annotator, video: Path, out_dir: Path, overwrite: 
     done = cp.frames if cp else 0
     # restart far enough before the checkpoint that every window from it on is whole
     warm_start = max(0, done - 2 * annotator.window - s["batch_size"] - 30) if cp else 0
-    with VideoReader(video, deinterlace=s["deinterlace"]) as reader:
+    with open_input(Path(video), s["deinterlace"]) as reader:
         info = reader.info
+        check_box(s["box"], info.width, info.height, video)
         header = {"video": info.to_dict(), "model": annotator.describe(),
                   "settings": {k: v for k, v in s.items()}, "posevid_version": __version__}
         writers: list[Any] = []
         overlay = None
         encoder = None
         checkpointed = cp is not None
+        saved = done  # frames a checkpoint holds, which a rerun continues from
+        every = int(s.get("resume_every") or 0)
+        count = done
         try:
             if cp:
                 js = JsonWriter.reopen(paths["json"], cp.json_bytes, cp.frames)
@@ -109,8 +136,10 @@ def annotate_video(annotator: Annotator, video: Path, out_dir: Path, overwrite: 
             if "csv" in paths:
                 csv_w = CsvWriter.reopen(paths["csv"], cp.csv_bytes) if cp else CsvWriter(paths["csv"])
                 writers.append(csv_w)
-            if "mp4" in paths:
-                overlay = OverlayWriter(temp_path(paths["mp4"]), info, video, crf=s["crf"],
+            if "overlay" in paths and isinstance(reader, ImageReader) and not reader.is_sequence:
+                overlay = ImageOverlayWriter(temp_path(paths["overlay"]), paths["overlay"].suffix)
+            elif "overlay" in paths:
+                overlay = OverlayWriter(temp_path(paths["overlay"]), info, video, crf=s["crf"],
                                         preset=s["encoder_preset"])
             clock = annotator.clock
 
@@ -121,10 +150,8 @@ def annotate_video(annotator: Annotator, video: Path, out_dir: Path, overwrite: 
                     overlay.write(image, item[1])
 
             encoder = Worker(draw_and_encode, size=16) if overlay else None
-            count = done
             no_person = cp.no_person if cp else 0
             earlier_cuts = cp.cuts if cp else []
-            every = int(s.get("resume_every") or 0)
             identity = (resume.source_id(Path(video)), fingerprint(s, resume.NOT_RESULTS))  # fixed for the run
             bar = tqdm(total=info.frame_count or None, disable=not progress, unit="frame",
                        desc=video.name, dynamic_ncols=True, leave=False)
@@ -147,7 +174,7 @@ def annotate_video(annotator: Annotator, video: Path, out_dir: Path, overwrite: 
                     cuts = earlier_cuts + [c for c in annotator.cuts if done <= c["frame"] < count]
                     resume.save(resume.Checkpoint(count, js.flush(), csv_w.flush() if csv_w else None, no_person,
                                                   cuts, *identity), paths["json"])
-                    checkpointed = True
+                    checkpointed, saved = True, count
             bar.close()
             if encoder:
                 encoder, running = None, encoder
@@ -166,7 +193,7 @@ def annotate_video(annotator: Annotator, video: Path, out_dir: Path, overwrite: 
                 "warnings": warnings}}
             if overlay:
                 overlay.close()
-                os.replace(temp_path(paths["mp4"]), paths["mp4"])
+                os.replace(temp_path(paths["overlay"]), paths["overlay"])
                 overlay = None
             if csv_w:
                 csv_w.close()
@@ -182,10 +209,19 @@ def annotate_video(annotator: Annotator, video: Path, out_dir: Path, overwrite: 
                     w.abort()
             if overlay is not None:
                 overlay.abort()
-            if "mp4" in paths:
-                discard(temp_path(paths["mp4"]))
+            if "overlay" in paths:
+                discard(temp_path(paths["overlay"]))
             if isinstance(e, (OSError, av.FFmpegError)) and not isinstance(e, PosevidError):
                 raise output_error(out_dir, e) from None
+            if isinstance(e, KeyboardInterrupt) and not isinstance(e, Interrupted):
+                if saved:
+                    msg = (f"interrupted at frame {count} of {video}; its first {saved} frames are checkpointed: "
+                           f"run the same command again to continue from frame {saved}")
+                else:
+                    msg = (f"interrupted at frame {count} of {video}, before its first checkpoint (every "
+                           f"{every} frames): its unfinished outputs were removed and the same command starts "
+                           "it again; videos already finished are kept")
+                raise Interrupted(msg) from None
             raise
     return Result(str(video), count, time.perf_counter() - start, [str(p) for p in paths.values()],
                   no_person, reader.corrupt_packets, warnings, done)

@@ -25,7 +25,8 @@ from typing import Any
 
 from . import resume
 from .config import fingerprint
-from .errors import InputError, PosevidError
+from .errors import INTERNAL_ERROR, InputError, PosevidError
+from .writers import write_text_atomic
 
 MANIFEST = "manifest.jsonl"
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".ts", ".mts", ".m2ts", ".mpg", ".mpeg",
@@ -110,7 +111,7 @@ def process_one(video: str, in_dir: str, out_dir: str, overwrite: bool) -> dict[
         return asdict(Outcome(rel, "failed", 0, round(time.time() - start, 2), str(e), e.exit_code))
     except Exception as e:  # noqa: BLE001 - one bad file never stops the batch
         error = f"internal error: {type(e).__name__}: {e}"
-        return asdict(Outcome(rel, "failed", 0, round(time.time() - start, 2), error, 70))
+        return asdict(Outcome(rel, "failed", 0, round(time.time() - start, 2), error, INTERNAL_ERROR))
 
 
 def _ray_process(settings: dict[str, Any], threads: int, video: str, in_dir: str, out_dir: str,
@@ -123,20 +124,33 @@ def _ray_process(settings: dict[str, Any], threads: int, video: str, in_dir: str
 # --- the batch ------------------------------------------------------------------------------------
 
 class Manifest:
-    """Appends one JSON line per attempt; flushed and fsynced so a crash keeps every finished line."""
+    """One current JSON line per video: its latest outcome, and how many attempts it took.
+
+    A rerun replaces a video's line instead of appending another, so the manifest reads as the
+    state of the folder. Every update rewrites the file atomically (temporary file, fsync,
+    rename), so a crash leaves the previous complete manifest, never a torn line.
+    """
 
     def __init__(self, path: Path):
         self.path = path
-        self.f = open(path, "a", encoding="utf-8")
+        self.entries: dict[str, dict[str, Any]] = {}
+        if path.exists():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a line torn by an older version's crash
+                if isinstance(rec, dict) and "video" in rec:
+                    self.entries[rec["video"]] = rec
 
     def add(self, outcome: dict[str, Any], settings_id: str) -> None:
-        rec = {**outcome, "settings": settings_id, "at": time.strftime("%Y-%m-%dT%H:%M:%S")}
-        self.f.write(json.dumps(rec) + "\n")
-        self.f.flush()
-        os.fsync(self.f.fileno())
+        attempts = int(self.entries.get(outcome["video"], {}).get("attempts", 0)) + 1
+        self.entries[outcome["video"]] = {**outcome, "settings": settings_id, "attempts": attempts,
+                                          "at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        write_text_atomic(self.path, "".join(json.dumps(r) + "\n" for r in self.entries.values()))
 
     def close(self) -> None:
-        self.f.close()
+        """Nothing is held open between updates."""
 
 
 def run_batch(in_dir: Path, out_dir: Path, settings: dict[str, Any], workers: int = 1, overwrite: bool = False,

@@ -14,11 +14,10 @@ from typing import Any
 
 import click
 
-from .annotate import __version__
-from .errors import InputError, PosevidError
-
-INTERNAL_ERROR = 70
-INTERRUPTED = 130
+from . import choices
+from .errors import INTERNAL_ERROR, INTERRUPTED, InputError, Interrupted, PosevidError
+from .presets import PRESETS
+from .version import __version__
 
 
 def fail(message: str, code: int) -> None:
@@ -27,16 +26,20 @@ def fail(message: str, code: int) -> None:
 
 
 def friendly(fn: Callable) -> Callable:
-    """Turn exceptions into one line and an exit code."""
+    """Turn exceptions into one line and an exit code. click's own usage errors (exit 2 with the
+    usage line) pass through unchanged, with or without POSEVID_DEBUG."""
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
         except PosevidError as e:
             fail(str(e), e.exit_code)
-        except KeyboardInterrupt:
-            fail("interrupted; finished outputs are kept; run the same command again to continue from the last "
-                 "checkpoint (posevid train: add --resume)", INTERRUPTED)
+        except KeyboardInterrupt as e:
+            click.echo("", err=True)  # off the progress bar's line
+            fail(e.message if isinstance(e, Interrupted) else
+                 "interrupted; outputs already finished are kept, unfinished ones removed", INTERRUPTED)
         except Exception as e:  # noqa: BLE001 - the last line of defence against tracebacks
             if os.environ.get("POSEVID_DEBUG"):
                 raise
@@ -45,7 +48,8 @@ def friendly(fn: Callable) -> Callable:
     return wrapper
 
 
-def parse_box(value: str | None) -> list[float] | None:
+def parse_box(ctx: click.Context | None, param: click.Parameter | None, value: str | None) -> list[float] | None:
+    """--box x,y,w,h: four numbers, positive width and height (checked while parsing)."""
     if value is None:
         return None
     try:
@@ -53,40 +57,66 @@ def parse_box(value: str | None) -> list[float] | None:
     except ValueError:
         box = []
     if len(box) != 4 or box[2] <= 0 or box[3] <= 0:
-        raise click.BadParameter("expected x,y,w,h with positive width and height", param_hint="--box")
+        raise click.BadParameter(f"{value!r}: expected x,y,w,h with positive width and height")
     return box
 
 
+def parse_person(ctx: click.Context | None, param: click.Parameter | None, value: str | None) -> str | None:
+    if value is not None and not choices.valid_person(value):
+        raise click.BadParameter(f"{value!r}: expected {', '.join(choices.PERSON_RULES)} or a number N (from 0)")
+    return value
+
+
+def _defaults() -> dict[str, Any]:
+    """The annotate defaults, shown in --help (reading the YAML costs milliseconds, not torch)."""
+    from .config import defaults  # noqa: PLC0415
+
+    return defaults()["annotate"]
+
+
 def pipeline_options(fn: Callable) -> Callable:
-    """Options shared by annotate and batch; None means "from the config"."""
+    """Options shared by annotate and batch; None means "from the config", whose value --help shows."""
+    d = _defaults()
+
+    def shown(key: str) -> str:
+        v = d[key]
+        return "none" if v is None else ("on" if v is True else "off" if v is False else str(v))
+
     opts = [
         click.option("--config", "config_file", type=click.Path(dir_okay=False),
                      help="YAML file overriding the defaults."),
         click.option("--model", type=click.Path(dir_okay=False),
                      help="Weight file (default: the shipped model of --preset)."),
-        click.option("--preset", help="Model preset: cpu (default), cpu-wide, paper, tiny."),
-        click.option("--device", help="auto (CUDA when available), cpu, cuda, cuda:N."),
-        click.option("--batch-size", type=click.IntRange(1, 1024), help="Frames per network batch."),
-        click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]),
+        click.option("--preset", type=click.Choice(tuple(PRESETS)), show_default=shown("preset"),
+                     help="Model preset (network width and input size)."),
+        click.option("--device", show_default=shown("device"),
+                     help="auto (CUDA when available), cpu, cuda, cuda:N."),
+        click.option("--batch-size", type=click.IntRange(1, 1024), show_default=shown("batch_size"),
+                     help="Frames per network batch."),
+        click.option("--precision", type=click.Choice(choices.PRECISIONS), show_default=shown("precision"),
                      help="Network arithmetic: auto = fp16 on CUDA, bf16 where the CPU has it natively, else fp32."),
-        click.option("--flow", type=click.Choice(["deepflow", "farneback", "dis", "none"]),
+        click.option("--flow", type=click.Choice(choices.FLOW_METHODS), show_default=shown("flow"),
                      help="Optical flow method."),
-        click.option("--flow-size", type=click.IntRange(16, 1024),
+        click.option("--flow-size", type=click.IntRange(16, 1024), show_default=shown("flow_size"),
                      help="Pixels of the (square) image flow is computed on."),
-        click.option("--window", type=click.IntRange(0, 100), help="n: pool frames t-n..t+n (default: as trained)."),
-        click.option("--pool", type=click.Choice(["parametric", "sum", "max"]),
+        click.option("--window", type=click.IntRange(0, 100), show_default="as trained",
+                     help="n: pool frames t-n..t+n."),
+        click.option("--pool", type=click.Choice(choices.POOL_METHODS), show_default=shown("pool"),
                      help="How warped heatmaps are combined."),
-        click.option("--threshold", type=float,
+        click.option("--threshold", type=click.FloatRange(0.0, 1.0), show_default=shown("threshold"),
                      help="Confidence below which a joint is reported not visible."),
-        click.option("--box", help="Fixed region of interest x,y,w,h in frame pixels."),
-        click.option("--roi", type=click.Choice(["letterbox", "auto"]),
-                     help="Whole frame, or find and follow the person."),
-        click.option("--person", help="With --roi auto: largest, center, or N (N-th person from the left)."),
-        click.option("--show-box/--no-show-box", default=None, help="Draw the region of interest in the overlay."),
-        click.option("--deinterlace", type=click.Choice(["auto", "on", "off"]),
+        click.option("--box", callback=parse_box, help="Fixed region of interest x,y,w,h in frame pixels."),
+        click.option("--roi", type=click.Choice(choices.ROI_MODES), show_default=shown("roi"),
+                     help="Find and follow the person (auto), or the whole frame as it is (letterbox)."),
+        click.option("--person", callback=parse_person, show_default=shown("person"),
+                     help="With --roi auto: largest, center, or N (N-th person from the left)."),
+        click.option("--show-box/--no-show-box", default=None, show_default=shown("show_box"),
+                     help="Draw the region of interest in the overlay."),
+        click.option("--deinterlace", type=click.Choice(choices.DEINTERLACE), show_default=shown("deinterlace"),
                      help="Deinterlace before the network."),
-        click.option("--video/--no-video", "video", default=None, help="Write NAME.mp4 with the skeleton drawn."),
-        click.option("--csv/--no-csv", "csv", default=None, help="Write NAME.csv."),
+        click.option("--video/--no-video", "video", default=None, show_default=shown("video"),
+                     help="Write NAME.mp4 with the skeleton drawn."),
+        click.option("--csv/--no-csv", "csv", default=None, show_default=shown("csv"), help="Write NAME.csv."),
         click.option("--overwrite", is_flag=True, help="Replace existing outputs."),
         click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary."),
     ]
@@ -98,7 +128,6 @@ def pipeline_options(fn: Callable) -> Callable:
 def annotate_settings(config_file: str | None, **flags: Any) -> dict[str, Any]:
     from .config import section  # noqa: PLC0415
 
-    flags["box"] = parse_box(flags.get("box"))
     return section("annotate", config_file, **flags)
 
 

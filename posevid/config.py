@@ -14,7 +14,9 @@ from typing import Any
 
 import yaml
 
-from .errors import PosevidError
+from . import choices
+from .errors import ConfigError
+from .presets import PRESETS
 
 
 def defaults() -> dict[str, Any]:
@@ -28,7 +30,7 @@ def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(base)
     for key, value in override.items():
         if key not in out:
-            raise PosevidError(f"unknown config key {key!r} (known: {', '.join(sorted(out))})")
+            raise ConfigError(f"unknown config key {key!r} (known: {', '.join(sorted(out))})")
         if isinstance(out[key], dict) and isinstance(value, dict):
             out[key] = merge(out[key], value)
         else:
@@ -40,13 +42,13 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     try:
         doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise PosevidError(f"{path}: no such config file") from None
+        raise ConfigError(f"{path}: no such config file") from None
     except (yaml.YAMLError, UnicodeDecodeError) as e:
-        raise PosevidError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+        raise ConfigError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
     if doc is None:
         return {}
     if not isinstance(doc, dict):
-        raise PosevidError(f"{path}: a config must be a mapping of settings")
+        raise ConfigError(f"{path}: a config must be a mapping of settings")
     return doc
 
 
@@ -59,7 +61,50 @@ def section(name: str, path: str | Path | None = None, **flags: Any) -> dict[str
     if path is not None:
         doc = load_yaml(path)
         cfg = merge(cfg, doc.get(name, doc) if isinstance(doc.get(name), dict) else doc)
-    return merge(cfg, {k: v for k, v in flags.items() if v is not None})
+    cfg = merge(cfg, {k: v for k, v in flags.items() if v is not None})
+    if name == "annotate":
+        validate_annotate(cfg)
+    return cfg
+
+
+def validate_annotate(s: dict[str, Any]) -> None:
+    """Check every annotate setting once, where it enters (a YAML file or flags), so that a bad
+    value fails at once with one line and exit 2 instead of late, deep in a run."""
+    closed = {"preset": tuple(PRESETS), "flow": choices.FLOW_METHODS, "pool": choices.POOL_METHODS,
+              "precision": choices.PRECISIONS, "roi": choices.ROI_MODES, "deinterlace": choices.DEINTERLACE,
+              "heatmap": choices.HEATMAPS}
+    for key, allowed in closed.items():
+        if s[key] not in allowed:
+            raise ConfigError(f"{key}: {s[key]!r} is not one of {', '.join(allowed)}")
+    if not choices.valid_person(s["person"]):
+        raise ConfigError(f"person: {s['person']!r} is not largest, center or a number")
+
+    def number(key: str, lo: float, hi: float = float("inf"), integer: bool = False, none: bool = False) -> None:
+        v = s[key]
+        if v is None and none:
+            return
+        ok = isinstance(v, int) if integer else isinstance(v, (int, float))
+        if isinstance(v, bool) or not ok or not lo <= v <= hi:
+            kind = "a whole number" if integer else "a number"
+            raise ConfigError(f"{key}: {v!r} is not {kind} from {lo:g} to {hi:g}")
+
+    number("threshold", 0.0, 1.0)
+    number("batch_size", 1, 1024, integer=True)
+    number("flow_size", 16, 1024, integer=True)
+    number("window", 0, 100, integer=True, none=True)
+    number("cut_threshold", 0.0, 1.0)
+    number("max_gap", 0.0)
+    number("crf", 0, 51, integer=True)
+    number("resume_every", 0, integer=True)
+    for key in ("video", "csv", "show_box"):
+        if not isinstance(s[key], bool):
+            raise ConfigError(f"{key}: {s[key]!r} is not true or false")
+    box = s["box"]
+    if box is not None:
+        if (not isinstance(box, (list, tuple)) or len(box) != 4
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in box)
+                or box[2] <= 0 or box[3] <= 0):
+            raise ConfigError(f"box: {box!r} is not [x, y, w, h] with positive width and height")
 
 
 def fingerprint(settings: dict[str, Any], ignore: tuple[str, ...] = ()) -> str:

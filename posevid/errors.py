@@ -1,18 +1,32 @@
 """Error types that reach the user as one line, and the exit codes they map to.
 
 Documented in docs/cli.md: 0 success, 1 some videos in a batch failed, 2 usage error
-(click's own), 3 bad input video, 4 output not writable or disk full, 5 model file problem.
+(click's own, or a bad setting in a config file), 3 bad input video, 4 output not writable
+or disk full, 5 model file problem, 70 internal error (a bug), 130 interrupted.
 """
 from __future__ import annotations
 
 import errno
 from pathlib import Path
 
+#: Exit codes that no exception class carries.
+SOME_FAILED = 1
+USAGE = 2
+INTERNAL_ERROR = 70
+INTERRUPTED = 130
+
 
 class PosevidError(Exception):
     """Base class: str(error) is the one line the user sees."""
 
-    exit_code = 1
+    exit_code = SOME_FAILED
+
+
+class ConfigError(PosevidError):
+    """A setting is invalid (bad YAML, unknown key, value out of range, a device that is absent):
+    the same exit code as a bad command-line option, because it is one."""
+
+    exit_code = USAGE
 
 
 class InputError(PosevidError):
@@ -31,6 +45,14 @@ class ModelError(PosevidError):
     """A weight file is missing, corrupt or for another architecture."""
 
     exit_code = 5
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM) with the one line that says what really happened to the work."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
 
 
 def output_error(path: Path | str, e: BaseException) -> OutputError:

@@ -22,13 +22,14 @@ import torch
 
 from . import roi as roi_mod
 from . import weights
-from .errors import ModelError, PosevidError
-from .flow import FLOW_METHODS, flow_image, make_flow, to_heatmap
+from .choices import FLOW_METHODS, POOL_METHODS, PRECISIONS
+from .errors import ConfigError, ModelError, PosevidError
+from .flow import flow_image, make_flow, to_heatmap
 from .heatmaps import peaks
 from .joints import NUM_JOINTS
 from .shots import ShotDetector
 from .streaming import Prefetch
-from .temporal import POOL_METHODS, WindowPool, follow, pack, warp_window
+from .temporal import WindowPool, follow, pack, warp_window
 from .timing import Stopwatch
 from .tracking import PersonTracker
 from .video import Frame, VideoReader
@@ -47,11 +48,10 @@ def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise PosevidError("--device cuda asked for, but this torch has no CUDA device")
+        raise ConfigError("--device cuda asked for, but this torch has no CUDA device")
     return torch.device(name)
 
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 PRECISION_NAMES = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}
 
 
@@ -71,13 +71,13 @@ def pick_precision(name: str, device: torch.device) -> torch.dtype:
     """The network's compute type: `auto` is fp16 on CUDA, bf16 on CPUs that have it natively,
     else fp32. Heatmaps come back as float32 whatever the choice."""
     if name not in PRECISIONS:
-        raise PosevidError(f"unknown precision {name!r} ({', '.join(PRECISIONS)})")
+        raise ConfigError(f"unknown precision {name!r} ({', '.join(PRECISIONS)})")
     if name == "auto":
         if device.type == "cuda":
             return torch.float16
         return torch.bfloat16 if device.type == "cpu" and native_bf16() else torch.float32
     if name == "fp16" and device.type == "cpu":
-        raise PosevidError("--precision fp16 needs a CUDA device; use bf16 or fp32 on the CPU")
+        raise ConfigError("--precision fp16 needs a CUDA device; use bf16 or fp32 on the CPU")
     return {v: k for k, v in PRECISION_NAMES.items()}[name]
 
 
@@ -127,9 +127,9 @@ class Annotator:
     def __init__(self, settings: dict[str, Any]):
         self.s = settings
         if settings["flow"] not in FLOW_METHODS:
-            raise PosevidError(f"unknown flow method {settings['flow']!r} ({', '.join(FLOW_METHODS)})")
+            raise ConfigError(f"unknown flow method {settings['flow']!r} ({', '.join(FLOW_METHODS)})")
         if settings["pool"] not in POOL_METHODS:
-            raise PosevidError(f"unknown pooling {settings['pool']!r} ({', '.join(POOL_METHODS)})")
+            raise ConfigError(f"unknown pooling {settings['pool']!r} ({', '.join(POOL_METHODS)})")
         self.device = pick_device(settings["device"])
         self.model_path = Path(settings["model"]) if settings.get("model") else shipped_model(settings["preset"])
         self.net, self.pool_layer, self.meta = weights.load(self.model_path, self.device)
@@ -155,7 +155,7 @@ class Annotator:
         n = settings.get("window")
         self.window = trained if n is None else int(n)
         if self.window < 0:
-            raise PosevidError("--window must be 0 or more")
+            raise ConfigError("--window must be 0 or more")
         if settings["flow"] == "none":
             self.window = 0
         self.pool_weights = None

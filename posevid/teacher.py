@@ -13,9 +13,8 @@ import cv2
 import numpy as np
 
 from .errors import PosevidError
+from .images import IMAGE_SUFFIXES
 from .joints import MEDIAPIPE_MAPPING, map_joints
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 
 
 class Teacher:

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 import torch
 
-POOL_METHODS = ("parametric", "sum", "max")
+from .choices import POOL_METHODS
 
 #: Channels of a packed frame: J heatmap channels, forward flow (2), backward flow (2), padding.
 PACK_CHANNELS = 12

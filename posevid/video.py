@@ -249,7 +249,9 @@ class OverlayWriter:
                  preset: str = "superfast"):
         self.path = Path(path)
         try:
-            self.out = av.open(str(self.path), mode="w", format="mp4")
+            # faststart: the index (moov) is moved before the media data when the file is closed,
+            # so a browser or player can start playing before it has the whole file
+            self.out = av.open(str(self.path), mode="w", format="mp4", options={"movflags": "+faststart"})
         except (av.FFmpegError, OSError) as e:
             raise output_error(self.path, e) from None
         self.info = info

@@ -42,10 +42,11 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> tuple[SpatialN
         raise ModelError(f"{path}: model file not found")
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - torch raises many types for a corrupt file
-        raise ModelError(f"{path}: not a readable weight file ({str(e).splitlines()[0][:120]})") from None
+    except Exception:  # noqa: BLE001 - torch raises many types for an empty, cut or foreign file
+        # torch's own text (about weights_only) would invite turning a safety off: not quoted
+        raise ModelError(f"not a posevid weight file: {path}") from None
     if not isinstance(blob, dict) or blob.get("magic") != MAGIC:
-        raise ModelError(f"{path}: not a posevid weight file")
+        raise ModelError(f"not a posevid weight file: {path}")
     try:
         meta = json.loads(blob["meta"])
         p = meta["preset"]

@@ -34,6 +34,17 @@ def commit(temp: Path, final: Path) -> None:
     os.replace(temp, final)
 
 
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write a whole small text file so that readers see the old or the new one, never half:
+    a temporary file beside it, synced, then renamed over it."""
+    temp = temp_path(path)
+    with open(temp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    commit(temp, path)
+
+
 def discard(temp: Path) -> None:
     try:
         temp.unlink()

@@ -13,6 +13,7 @@ from synth import count_frames, make_video
 
 from posevid.cli import main
 from posevid.joints import JOINTS
+from posevid.mp4 import is_faststart, top_level_boxes
 from posevid.schema import validate
 
 
@@ -40,6 +41,8 @@ def test_annotate_writes_json_csv_and_mp4_with_audio(synth_video, tiny_model, tm
     assert dur_out == pytest.approx(dur_in, abs=0.05)
     assert audio
     assert not list(out.glob(".*part"))
+    # browser-streamable: the index before the media data (faststart)
+    assert is_faststart(out / "walk.mp4"), top_level_boxes(out / "walk.mp4")
 
 
 def test_no_audio_input_gives_silent_overlay(tmp_path, tiny_model):
@@ -117,7 +120,7 @@ def test_corrupt_model_file_is_a_clear_error(tmp_path, synth_video):
     bad = tmp_path / "model.pt"
     bad.write_bytes(b"\x00garbage" * 100)
     r = run("annotate", str(synth_video[0]), "-o", str(tmp_path), "--model", str(bad))
-    assert r.exit_code == 5 and "model.pt" in r.output and "not a readable weight file" in r.output
+    assert r.exit_code == 5 and f"not a posevid weight file: {bad}" in r.output
 
 
 def test_output_never_replaces_the_input_video(tmp_path, tiny_model):

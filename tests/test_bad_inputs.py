@@ -142,4 +142,4 @@ def test_full_disk_leaves_no_partial_output(tmp_path, tiny_model):
 
 def test_folder_given_as_video(tmp_path, tiny_model):
     p = annotate(tmp_path, tmp_path / "o", tiny_model)
-    assert p.returncode == 3 and "is a folder" in one_line(p)
+    assert p.returncode == 3 and "a folder without images" in one_line(p)

@@ -45,4 +45,4 @@ def test_precision_choices_agree_and_are_reported(tmp_path):
     assert np.median(diff) <= 1.0 and np.mean(diff <= 3.0) >= 0.9
     r = CliRunner().invoke(main, ["annotate", str(video), "-o", str(tmp_path / "h"), "--device", "cpu",
                                   "--precision", "fp16"])
-    assert r.exit_code == 1 and "needs a CUDA device" in r.output and "Traceback" not in r.output
+    assert r.exit_code == 2 and "needs a CUDA device" in r.output and "Traceback" not in r.output
