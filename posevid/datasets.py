@@ -25,8 +25,8 @@ import cv2
 import numpy as np
 import scipy.io
 
-from .joints import COCO_MAPPING, FLIC_MAPPING, LSP_MAPPING, NUM_JOINTS, map_joints
-from .roi import Roi, crop, from_joints
+from .joints import COCO_MAPPING, FLIC_MAPPING, LSP_COMPLETE, LSP_MAPPING, NUM_JOINTS, map_joints
+from .roi import Roi, body_box, crop, from_joints
 from .writers import read_json, record_arrays
 
 #: Confidence below which a teacher label is treated as unlabelled.
@@ -73,7 +73,7 @@ def read_joints_mat(labels: Path, images: Path, first: int = 1, last: int | None
         p = pts_all[k - 1]
         xy = p[:, :2]
         ok = np.isfinite(xy).all(1) & (xy >= 0).all(1)
-        joints, labelled = map_joints(xy, ok, mapping)
+        joints, labelled = map_joints(xy, ok, mapping, LSP_COMPLETE if mapping is LSP_MAPPING else ())
         torso = None
         if mapping is LSP_MAPPING and ok[8] and ok[3]:
             torso = float(np.linalg.norm(xy[8] - xy[3]))  # right shoulder to left hip, as in LSP's PCK
@@ -159,7 +159,9 @@ def load_pixels(samples: list[Sample], patch: int) -> tuple[np.ndarray, np.ndarr
     """Decode each sample once and cache a patch×patch RGB patch around its upper body.
 
     Returns (N×patch×patch×3 uint8, N×7×2 joints in patch pixels, the kept samples).
-    Videos are decoded in one pass each, in order; samples without a usable box are dropped.
+    Videos are decoded in one pass each, in order; samples without head and both shoulders
+    are dropped: their box could only come from a fallback rule, a second framing the tracker
+    never gives at inference.
     """
     from .video import VideoReader  # noqa: PLC0415 - keeps scipy-only users free of PyAV
 
@@ -167,7 +169,7 @@ def load_pixels(samples: list[Sample], patch: int) -> tuple[np.ndarray, np.ndarr
     images, joints, kept = [], [], []
 
     def add(sample: Sample, rgb: np.ndarray) -> None:
-        roi = from_joints(sample.joints, sample.labelled)
+        roi = body_box(sample.joints, sample.labelled)
         if roi is None:
             return
         side = roi.side * CACHE_MARGIN
@@ -234,6 +236,16 @@ def augment(patch: np.ndarray, joints: np.ndarray, labelled: np.ndarray, rng: np
         gain = 1 + rng.uniform(-colour, colour, size=3)
         bias = rng.uniform(-colour, colour) * 64
         img = np.clip(img.astype(np.float32) * gain + bias, 0, 255).astype(np.uint8)
+    if rng.random() < aug.get("blur", 0.0):  # motion, focus and low-resolution broadcasts
+        img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.5, 2.0))
+    if rng.random() < aug.get("occlude", 0.0):
+        # a block of flat colour or noise over part of the crop (a microphone, a desk, another
+        # person): the joints under it keep their labels, so the net learns to infer them
+        w, h = (rng.uniform(0.1, 0.4, size=2) * input_size).astype(int)
+        x, y = rng.integers(0, input_size - w), rng.integers(0, input_size - h)
+        img = img.copy()
+        img[y:y + h, x:x + w] = (rng.integers(0, 256, size=3) if rng.random() < 0.5
+                                 else rng.integers(0, 256, size=(h, w, 3)))
     return img, pts.astype(np.float32), lab
 
 

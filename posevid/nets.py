@@ -16,8 +16,15 @@ from .joints import NUM_JOINTS
 from .presets import Preset
 
 
-def _conv(cin: int, cout: int, k: int, relu: bool = True) -> nn.Sequential:
+def _conv(cin: int, cout: int, k: int, relu: bool = True, batchnorm: bool = False) -> nn.Sequential:
+    """Convolution ('same' padding), then BatchNorm while training with it, then ReLU.
+
+    The convolution is always element 0, so the keys of its weights are the same with and
+    without BatchNorm, and a folded network loads into the plain architecture.
+    """
     layers: list[nn.Module] = [nn.Conv2d(cin, cout, k, padding=k // 2)]
+    if batchnorm and relu:
+        layers.append(nn.BatchNorm2d(cout))
     if relu:
         layers.append(nn.ReLU(inplace=True))
     return nn.Sequential(*layers)
@@ -30,25 +37,33 @@ class SpatialNetFusion(nn.Module):
     both N×7×64×64 for N×3×256×256 input in [0, 1].
     """
 
-    def __init__(self, preset: Preset, num_joints: int = NUM_JOINTS):
+    def __init__(self, preset: Preset, num_joints: int = NUM_JOINTS, batchnorm: bool = False):
+        """`batchnorm=True` adds BatchNorm after every hidden convolution for training (the
+        narrow networks hardly learn without it); fold_batchnorm() removes it for export, so
+        the shipped network keeps the paper's layers and speed."""
         super().__init__()
         c1, c2, c3, c4, c5, c6, c7 = preset.spatial
         f1, f2, f3, f4 = preset.fusion
         self.preset = preset
-        self.conv1 = _conv(3, c1, 5)
-        self.conv2 = _conv(c1, c2, 5)
-        self.conv3 = _conv(c2, c3, 5)
-        self.conv4 = _conv(c3, c4, 9)
-        self.conv5 = _conv(c4, c5, 9)
-        self.conv6 = _conv(c5, c6, 1)
-        self.conv7 = _conv(c6, c7, 1)
-        self.conv8 = _conv(c7, num_joints, 1, relu=False)
+        self.batchnorm = batchnorm
+
+        def conv(cin: int, cout: int, k: int, relu: bool = True) -> nn.Sequential:
+            return _conv(cin, cout, k, relu, batchnorm)
+
+        self.conv1 = conv(3, c1, 5)
+        self.conv2 = conv(c1, c2, 5)
+        self.conv3 = conv(c2, c3, 5)
+        self.conv4 = conv(c3, c4, 9)
+        self.conv5 = conv(c4, c5, 9)
+        self.conv6 = conv(c5, c6, 1)
+        self.conv7 = conv(c6, c7, 1)
+        self.conv8 = conv(c7, num_joints, 1, relu=False)
         self.fusion = nn.Sequential(
-            _conv(c3 + c7, f1, 7),
-            _conv(f1, f2, 13),
-            _conv(f2, f3, 13),
-            _conv(f3, f4, 1),
-            _conv(f4, num_joints, 1, relu=False),
+            conv(c3 + c7, f1, 7),
+            conv(f1, f2, 13),
+            conv(f2, f3, 13),
+            conv(f3, f4, 1),
+            conv(f4, num_joints, 1, relu=False),
         )
         self.pool = nn.MaxPool2d(2, 2)
         for m in self.modules():
@@ -68,6 +83,26 @@ class SpatialNetFusion(nn.Module):
         spatial = self.conv8(x)
         fused = self.fusion(torch.cat([f3, x], dim=1))
         return spatial, fused
+
+
+def fold_batchnorm(net: SpatialNetFusion) -> SpatialNetFusion:
+    """The same function without BatchNorm: each BN's running statistics and affine parameters
+    folded into the convolution before it (w' = w·γ/σ, b' = (b − μ)·γ/σ + β)."""
+    plain = SpatialNetFusion(net.preset, batchnorm=False)
+    state = {}
+    for name, module in net.named_modules():
+        if not (isinstance(module, nn.Sequential) and len(module) and isinstance(module[0], nn.Conv2d)):
+            continue
+        conv = module[0]
+        w, b = conv.weight.detach().clone(), conv.bias.detach().clone()
+        if len(module) > 1 and isinstance(module[1], nn.BatchNorm2d):
+            bn = module[1]
+            k = bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps)
+            w = w * k[:, None, None, None]
+            b = (b - bn.running_mean) * k + bn.bias.detach()
+        state[f"{name}.0.weight"], state[f"{name}.0.bias"] = w, b
+    plain.load_state_dict(state)
+    return plain.eval()
 
 
 class TemporalPool(nn.Module):

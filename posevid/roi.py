@@ -12,9 +12,12 @@ import cv2
 import numpy as np
 
 #: Box side in units of body scale (max of shoulder width and 1.6 × head-to-shoulder distance).
-BOX_SIDE = 3.2
+#: Wide enough for the hands in nearly any arm pose: on LSP Extended (arms at full stretch in
+#: sports) 89% of labelled wrists and 99.8% of elbows fall inside a box of 4.5 body scales
+#: centred 0.1 below the shoulders, against 62% and 95% for the 3.2 used before.
+BOX_SIDE = 4.5
 #: Box centre below the shoulder midpoint, in units of body scale.
-BOX_DROP = 0.35
+BOX_DROP = 0.1
 
 
 @dataclass(frozen=True)
@@ -60,18 +63,30 @@ def body_scale(joints: np.ndarray, visible: np.ndarray) -> float | None:
     return max(shoulder, 1.6 * neck, 1.0)
 
 
+def body_box(joints: np.ndarray, visible: np.ndarray) -> Roi | None:
+    """The upper-body box of the crop rule, or None when head or a shoulder is missing.
+
+    Training crops use only this rule (no fallback), so that the network learns one framing:
+    the one the tracker gives at inference from a face or a pose.
+    """
+    scale = body_scale(joints, visible)
+    if scale is None:
+        return None
+    mid = (joints[1] + joints[2]) / 2.0
+    side = BOX_SIDE * scale
+    cx, cy = mid[0], mid[1] + BOX_DROP * scale
+    return Roi(cx - side / 2.0, cy - side / 2.0, side)
+
+
 def from_joints(joints: np.ndarray, visible: np.ndarray) -> Roi | None:
     """The upper-body box: centred a little below the shoulders, sized from the body scale.
 
     Falls back to the bounding box of whatever joints are visible (1.8× its size) when
     head or a shoulder is missing; None when fewer than two joints are visible.
     """
-    scale = body_scale(joints, visible)
-    if scale is not None:
-        mid = (joints[1] + joints[2]) / 2.0
-        side = BOX_SIDE * scale
-        cx, cy = mid[0], mid[1] + BOX_DROP * scale
-        return Roi(cx - side / 2.0, cy - side / 2.0, side)
+    box = body_box(joints, visible)
+    if box is not None:
+        return box
     pts = joints[visible]
     if len(pts) < 2:
         return None

@@ -22,7 +22,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from .roi import Roi, crop, from_joints
+from .roi import BOX_DROP, BOX_SIDE, Roi, crop, from_joints
 
 #: A pose function: a list of network inputs -> per input (7×2 joints in input pixels, 7 confidences).
 PoseFn = Callable[[list[np.ndarray]], list[tuple[np.ndarray, np.ndarray]]]
@@ -58,8 +58,8 @@ SCAN_SIDES = (1.0, 0.6, 0.4)
 SCAN_BATCH = 8
 #: A scanned square counts as a person when head and shoulders average at least this confidence.
 SCAN_CONFIDENCE = 0.3
-#: Upper-body box side over face width, as roi_from_face makes it (3.2 × 2.3 face widths).
-BOX_PER_FACE = 7.36
+#: Upper-body box side over face width, as roi_from_face makes it (BOX_SIDE × 2.3 face widths).
+BOX_PER_FACE = BOX_SIDE * 2.3
 #: While following someone, faces are looked for only near where the box puts the head: across
 #: the box grown by LOCAL_MARGIN of its side on either side, and LOCAL_MARGIN of its side above
 #: and below the head's expected height (HEAD_DEPTH of the side below the box's top edge, as
@@ -68,7 +68,8 @@ BOX_PER_FACE = 7.36
 #: the time on 640×360 street video (157 → 72 ms a search, 2 busy cores); a smaller scale (32)
 #: was faster still but missed faces in held-out pose2sim video (shoulders PCK@10 34 → 12).
 LOCAL_MARGIN = 0.5
-HEAD_DEPTH = 0.2
+#: The face centre lies about 1.35 face heights (0.6 body scales) above the shoulders.
+HEAD_DEPTH = (BOX_SIDE / 2 + BOX_DROP - 0.6) / BOX_SIDE
 LOCAL_FACE_PIXELS = 48
 
 

@@ -45,7 +45,7 @@ def posevid_labels(path: Path, images: Path, truth: list[np.ndarray]) -> None:
 def tiny_config(tmp_path: Path, labels: Path, **over) -> dict:
     cfg = section("train", None, preset="tiny", stage="fusion", out=str(tmp_path / "run"),
                   data=[{"type": "posevid", "labels": str(labels)}], optimizer="adam", lr=3e-3,
-                  batch_size=4, iterations=40, lr_steps=[1000], patch=96, log_every=1,
+                  batch_size=4, iterations=40, schedule="cosine", warmup=5, batchnorm=True, patch=96, log_every=1,
                   augment={"crop": 0.97, "shift": 0.02, "flip": 0.5, "rotate": 10.0, "scale": 0.0, "colour": 0.0})
     cfg.update(over)
     return cfg
@@ -78,7 +78,8 @@ def test_loss_goes_down_on_generated_figures(tmp_path, figure_set):
     from posevid.presets import PRESETS
 
     root, _ = figure_set
-    cfg = tiny_config(tmp_path, root / "labels.json", iterations=60)
+    cfg = tiny_config(tmp_path, root / "labels.json", iterations=60, validation=[{"type": "posevid", "labels": str(
+        root / "labels.json")}], validate_every=30)
     torch.manual_seed(0)
     before = fixed_batch_loss(SpatialNetFusion(PRESETS["tiny"]).eval(), cfg)
     torch.manual_seed(0)
@@ -87,7 +88,49 @@ def test_loss_goes_down_on_generated_figures(tmp_path, figure_set):
     after = fixed_batch_loss(net, cfg)
     assert after < 0.85 * before, (before, after)
     assert meta["iterations"] == 60 and net.preset.name == "tiny"
+    assert not any("BatchNorm" in type(m).__name__ for m in net.modules())  # folded at export
     assert len((tmp_path / "run" / "loss.csv").read_text().splitlines()) == 61
+    # the held-out curve is written during the run: a row per validation, PCK per joint type
+    rows = (tmp_path / "run" / "validation.csv").read_text().splitlines()
+    assert rows[0].split(",")[:6] == ["step", "loss", "head", "shoulders", "elbows", "wrists"]
+    assert [r.split(",")[0] for r in rows[1:]] == ["30", "60"]
+    assert float(rows[2].split(",")[1]) < float(rows[1].split(",")[1]) * 1.5
+
+
+def test_batchnorm_folds_into_the_convolutions_exactly():
+    from posevid.nets import SpatialNetFusion, fold_batchnorm
+    from posevid.presets import PRESETS
+
+    torch.manual_seed(0)
+    net = SpatialNetFusion(PRESETS["tiny"], batchnorm=True).train()
+    with torch.no_grad():
+        for _ in range(3):  # running statistics away from their initial values
+            net(torch.rand(4, 3, 256, 256))
+    net.eval()
+    plain = fold_batchnorm(net)
+    x = torch.rand(2, 3, 256, 256)
+    with torch.no_grad():
+        for a, b in zip(net(x), plain(x), strict=True):
+            assert torch.allclose(a, b, atol=1e-4)
+    assert set(plain.state_dict()) == set(SpatialNetFusion(PRESETS["tiny"]).state_dict())
+
+
+def test_joints_pushed_out_of_the_crop_are_ignored_not_trained_as_absent(tmp_path, figure_set):
+    from posevid.train import TrainingData
+
+    root, _ = figure_set
+    cfg = tiny_config(tmp_path, root / "labels.json")
+    data = TrainingData(cfg, 256, 64)
+    shift = {"crop": 1.0, "shift": 0.0, "flip": 0.0, "rotate": 0.0, "scale": 0.0, "colour": 0.0}
+    x, target, w, joints = data.crops([0], [np.random.default_rng(0)], shift)
+    assert w.all()  # the crop rule's box holds every joint of the figure
+    data.joints[0] = data.joints[0] + [0, 90]  # pretend the figure sits low: arms below the crop
+    _, target, w, joints = data.crops([0], [np.random.default_rng(0)], shift)
+    outside = (joints[0] > 255).any(1)
+    assert outside.any() and not w[0][outside].any() and w[0][~outside].all()
+    data.cfg["ignore_outside"] = False  # the old recipe: out-of-crop joints weighted as "absent"
+    _, target, w, _ = data.crops([0], [np.random.default_rng(0)], shift)
+    assert w.all() and not target[0][outside].any()
 
 
 def test_resume_reproduces_a_straight_run(tmp_path, figure_set):
@@ -117,6 +160,9 @@ def test_lsp_and_flic_mat_readers(tmp_path):
     assert s[0].joints[0].tolist() == [(120 + 130) / 2 + 5, 50]           # head = mean(neck, head top)
     assert s[0].joints[1].tolist() == [85, 50]                            # right shoulder = LSP 8
     assert s[0].labelled.tolist() == [True, True, True, True, True, False, True]
+    lsp[12, :2, 0] = -1  # neck missing: the head top alone is another point, so no head label
+    scipy.io.savemat(tmp_path / "joints.mat", {"joints": lsp})
+    assert not read_joints_mat(tmp_path / "joints.mat", tmp_path, 1, 1)[0].labelled[0]
     flic = np.zeros((2, 29, 1))
     flic[0, :, 0] = np.arange(29)
     flic[1, :, 0] = 7
