@@ -1,11 +1,7 @@
 #!/usr/bin/env bash
-# Set up and run the main job: annotate one video (default: a clip from ../shared/data) into out/.
+# Set up and run the main job: annotate one video (default: the shipped clip examples/signer.mp4) into out/.
 set -euo pipefail
+VIDEO=${1:+$(realpath -m "$1")}  # a path given from any folder, before moving to the repository
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-VIDEO=${1:-../shared/data/pose2sim-demo/single-person/cam02.mp4}
-if [ ! -f "$VIDEO" ]; then
-  echo "quickstart: $VIDEO not found; give a video: bash scripts/quickstart.sh my_video.mp4" >&2
-  exit 3
-fi
-.venv/bin/posevid annotate "$VIDEO" -o out/ --overwrite
+.venv/bin/posevid annotate "${VIDEO:-examples/signer.mp4}" -o out/ --overwrite
