@@ -1,7 +1,7 @@
 """Shot cuts (issue 7's measurement): detection precision and recall, and accuracy near cuts
 with cut detection against without it.
 
-    python benchmarks/cuts.py [--model models/posevid-cpu.pt] [--clip 20]
+    python benchmarks/cuts.py [--model FILE]  (default: the shipped default model) [--clip 20]
 
 A video is made of short clips of the labelled videos (teacher labels), each letterboxed into
 640×360, joined by hard cuts. Regions of interest come from the labels, so only the temporal
@@ -18,9 +18,11 @@ import numpy as np
 from common import machine, markdown_table, parser, publish
 
 from posevid import Annotator, VideoReader, settings
+from posevid.config import section
 from posevid.datasets import Sample, label_regions, read_posevid, videos_of
 from posevid.evaluate import frame_distances, pck_table
 from posevid.joints import JOINT_TYPES
+from posevid.pipeline import shipped_model
 
 LABELS = Path(__file__).resolve().parents[1] / "work-data" / "labels"
 SOURCES = ["pose2sim-demo_single-person_cam04", "street-video_paris-street", "pose2sim-demo_multi-person_cam04",
@@ -82,7 +84,7 @@ def run(model: Path, video: Path, labels: dict[int, Sample], **over) -> tuple[li
 
 def main() -> None:
     ap = parser(__doc__, "cuts", video=False)
-    ap.add_argument("--model", type=Path, default=Path(__file__).resolve().parents[1] / "models" / "posevid-cpu.pt")
+    ap.add_argument("--model", type=Path, default=shipped_model(section("annotate")["preset"]))
     ap.add_argument("--clip", type=int, default=20)
     args = ap.parse_args()
     video, labels, truth = build(Path(tempfile.mkdtemp(prefix="posevid-cuts-")), args.clip)

@@ -1,6 +1,6 @@
 """Accuracy with the automatic region of interest against a hand-given box (issue 6's measurement).
 
-    python benchmarks/roi_accuracy.py [--model models/posevid-cpu.pt]
+    python benchmarks/roi_accuracy.py [--model FILE]  (default: the shipped default model)
 
 1. Held-out LSP Extended photos (321-400, from work-data/lspet: docs/training.md), each
    enlarged 2× and placed at a random spot of a black 1280×720 frame (a one-frame video
@@ -20,9 +20,11 @@ import cv2
 import numpy as np
 from common import machine, markdown_table, parser, publish
 
+from posevid.config import section
 from posevid.datasets import Sample, read_joints_mat, read_posevid, videos_of
 from posevid.evaluate import eval_videos, pck_table
 from posevid.joints import JOINT_TYPES
+from posevid.pipeline import shipped_model
 
 WORK = Path(__file__).resolve().parents[1] / "work-data"
 VIDEOS = {"sign-language clip, held out": "slp_FOOTBALL", "street video, trained on": "street-video_paris-street"}
@@ -66,7 +68,7 @@ def table(name: str, res: dict[str, np.ndarray]) -> tuple[str, list]:
 
 def main() -> None:
     ap = parser(__doc__, "roi_accuracy", video=False)
-    ap.add_argument("--model", type=Path, default=Path(__file__).resolve().parents[1] / "models" / "posevid-cpu.pt")
+    ap.add_argument("--model", type=Path, default=shipped_model(section("annotate")["preset"]))
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="posevid-roi-"))
     parts = [f"Model: {args.model.name}. Machine: {machine()}.\n"]

@@ -318,6 +318,12 @@ def train(cfg: dict[str, Any], resume: bool = False, device: str = "auto", progr
         signal.signal(signal.SIGINT, old[0])
         signal.signal(signal.SIGTERM, old[1])
     export = _export(cfg, net.cpu(), step, elapsed, device=str(dev), samples=len(data))
+    try:
+        from .plot_curves import plot_curves  # noqa: PLC0415
+
+        plot_curves(out, out / "curves.png")
+    except ImportError:  # matplotlib is an optional extra; the CSV curves are always written
+        pass
     if stop["now"]:
         raise Interrupted(f"interrupted at step {step}: checkpoint saved in {out} and weights exported to {export}; "
                           "add --resume to the same command to continue")

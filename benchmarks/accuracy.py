@@ -1,0 +1,256 @@
+"""Accuracy as a user gets it, beside the two baselines every table must show (issue 12).
+
+    python benchmarks/accuracy.py [--model FILE] [--config configs/q128.yaml]
+
+On the held-out sets of the training config (its `validation` sources: labelled photos and
+teacher-labelled videos that training never saw), per set:
+
+- posevid as a user runs it: automatic person finding, default threshold, default window
+  (photos one at a time, each a one-frame input; videos whole);
+- posevid given the labelled box (the crop rule from the labels), every joint reported:
+  pose accuracy alone, without person finding or the visibility threshold;
+- the constant prior: every joint at its mean position in the crop-rule box over the
+  training labels, placed in the labelled box (a generous baseline: it is given the box);
+- MediaPipe Pose 0.10.14 on the whole frame (needs posevid[teacher]); on teacher-labelled
+  video it is the reference by construction, so its row there reads 100 minus its jitter.
+
+Metric: PCK, a joint is right when within 0.2 × torso (shoulder to opposite hip) where the
+labels have hips (photos), else within 0.3 body scales (max of shoulder width and 1.6 ×
+head-to-shoulder distance; on LSP the median torso is 1.64 body scales, so 0.3 body scales
+is about 0.2 torso). A joint reported not visible, or in a frame where nobody was found,
+counts as a miss. "upper body" averages shoulders, elbows and wrists, as
+../shared/eval/score.py does. The threshold table shows, for the labelled-box run, how many
+labelled joints each confidence threshold keeps and how many of those kept are right.
+
+Also reports ../shared/eval (the reserved LSP photos: report, never tune) with its own scorer.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from common import ROOT, machine, markdown_table, parser, publish
+
+from posevid import settings as annotate_settings
+from posevid.config import section
+from posevid.datasets import Sample, iterate_sources, label_regions, read_source, videos_of
+from posevid.images import ImageReader
+from posevid.joints import JOINT_TYPES, NUM_JOINTS
+from posevid.pipeline import Annotator, shipped_model
+from posevid.roi import body_box, body_scale
+from posevid.video import VideoReader
+from posevid.writers import record_arrays
+
+TYPES = list(JOINT_TYPES)
+UPPER = [j for t in ("shoulders", "elbows", "wrists") for j in JOINT_TYPES[t]]
+THRESHOLDS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5)
+SHARED_EVAL = ROOT / ".." / "shared" / "eval"
+
+
+def tolerance(sample: Sample) -> float | None:
+    """The distance within which a joint counts as right (frame pixels), None without a scale."""
+    if sample.torso is not None:
+        return 0.2 * sample.torso
+    scale = body_scale(sample.joints, sample.labelled)
+    return None if scale is None else 0.3 * scale
+
+
+class Scores:
+    """Hits and counts per joint, over every labelled joint of a set, for one method."""
+
+    def __init__(self) -> None:
+        self.hit = np.zeros(NUM_JOINTS)
+        self.n = np.zeros(NUM_JOINTS)
+        self.visible = np.zeros(NUM_JOINTS)
+        self.visible_hit = np.zeros(NUM_JOINTS)
+
+    def add(self, sample: Sample, pred: np.ndarray | None, shown: np.ndarray | None = None) -> None:
+        """pred: 7×2 frame pixels (NaN = not reported) or None (nobody found)."""
+        tol = tolerance(sample)
+        if tol is None:
+            return
+        lab = sample.labelled
+        if pred is None:
+            pred = np.full((NUM_JOINTS, 2), np.nan)
+        d = np.linalg.norm(pred - sample.joints, axis=1)
+        ok = np.nan_to_num(d, nan=np.inf) <= tol
+        shown = np.isfinite(pred).all(1) if shown is None else shown
+        self.n += lab
+        self.hit += lab & ok
+        self.visible += lab & shown
+        self.visible_hit += lab & shown & ok
+
+    def row(self) -> list[float]:
+        pck = [100 * self.hit[list(JOINT_TYPES[t])].sum() / max(1, self.n[list(JOINT_TYPES[t])].sum()) for t in TYPES]
+        upper = 100 * self.hit[UPPER].sum() / max(1, self.n[UPPER].sum())
+        shown = 100 * self.visible[UPPER].sum() / max(1, self.n[UPPER].sum())
+        precise = 100 * self.visible_hit[UPPER].sum() / max(1, self.visible[UPPER].sum())
+        return [*pck, upper, shown, precise]
+
+
+def mean_prior(train_sources: list[dict]) -> np.ndarray:
+    """Each joint's mean position in the crop-rule box, as fractions of its side (7×2)."""
+    total, count = np.zeros((NUM_JOINTS, 2)), np.zeros(NUM_JOINTS)
+    for s in iterate_sources(train_sources):
+        box = body_box(s.joints, s.labelled)
+        if box is None:
+            continue
+        rel = (s.joints - [box.x, box.y]) / box.side
+        total[s.labelled] += rel[s.labelled]
+        count += s.labelled
+    return total / np.maximum(count, 1)[:, None]
+
+
+def evaluate_photos(samples: list[Sample], auto: Annotator, boxed: Annotator, prior: np.ndarray, teacher,  # noqa: ANN001
+                    conf_log: list) -> dict[str, Scores]:
+    scores = {k: Scores() for k in ("auto", "box", "prior", "mediapipe")}
+    for s in samples:
+        box = body_box(s.joints, s.labelled)
+        if box is None:
+            continue
+        with ImageReader(Path(s.source)) as reader:
+            frame = next(reader.frames())
+            _, rec = list(auto.run(reader))[0]
+            scores["auto"].add(s, None if rec["status"] == "no_person" else record_arrays(rec)[0])
+        with ImageReader(Path(s.source)) as reader:
+            _, rec = list(boxed.run(reader, regions=lambda f, b=box: b))[0]
+            xy, conf = record_arrays(rec)
+            scores["box"].add(s, xy)
+            conf_log.append((s, xy, conf))
+        scores["prior"].add(s, prior * box.side + [box.x, box.y])
+        if teacher is not None:
+            found = teacher["photo"](frame.image)
+            scores["mediapipe"].add(s, None if found is None else found[0])
+    return scores
+
+
+def evaluate_video(path: str, labels: dict[int, Sample], auto: Annotator, boxed: Annotator, prior: np.ndarray,
+                   teacher, conf_log: list, scores: dict[str, Scores]) -> None:  # noqa: ANN001
+    with VideoReader(path) as reader:
+        for state, rec in auto.run(reader):
+            s = labels.get(state.frame.index)
+            if s is not None:
+                scores["auto"].add(s, None if rec["status"] == "no_person" else record_arrays(rec)[0])
+    with VideoReader(path) as reader:
+        for state, rec in boxed.run(reader, regions=label_regions(labels)):
+            s = labels.get(state.frame.index)
+            if s is None or body_box(s.joints, s.labelled) is None:
+                continue
+            xy, conf = record_arrays(rec)
+            scores["box"].add(s, xy)
+            conf_log.append((s, xy, conf))
+            box = body_box(s.joints, s.labelled)
+            scores["prior"].add(s, prior * box.side + [box.x, box.y])
+            if teacher is not None:
+                found = teacher["video"](state.frame.image)
+                scores["mediapipe"].add(s, None if found is None else found[0])
+
+
+def threshold_table(conf_log: list) -> list[list]:
+    """For each threshold: % of labelled upper-body joints kept (conf ≥ t) and % of kept that are right."""
+    rows = []
+    for t in THRESHOLDS:
+        kept = right = total = 0
+        for s, xy, conf in conf_log:
+            tol = tolerance(s)
+            if tol is None:
+                continue
+            lab = s.labelled[UPPER]
+            d = np.linalg.norm(xy[UPPER] - s.joints[UPPER], axis=1)
+            keep = lab & (conf[UPPER] >= t)
+            total += lab.sum()
+            kept += keep.sum()
+            right += (keep & (np.nan_to_num(d, nan=np.inf) <= tol)).sum()
+        rows.append([t, round(100 * kept / max(1, total), 1), round(100 * right / max(1, kept), 1),
+                     round(100 * right / max(1, total), 1)])
+    return rows
+
+
+def shared_eval(model: Path) -> list[list]:
+    """../shared/eval as its README runs it: whole pipeline, one photo a frame, its own scorer."""
+    rows = []
+    if not (SHARED_EVAL / "score.py").exists():
+        return rows
+    for name in ("lsp80", "lsp80_wide"):
+        video, gt = SHARED_EVAL / f"{name}.mp4", SHARED_EVAL / f"{name}_gt.json"
+        if not video.exists():
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            subprocess.run([sys.executable, "-m", "posevid.cli", "annotate", str(video), "-o", tmp, "--window", "0",
+                            "--no-video", "--no-csv", "--model", str(model), "-q", "--overwrite"], check=True)
+            out = subprocess.run([sys.executable, str(SHARED_EVAL / "score.py"), str(gt), f"{tmp}/{name}.json"],
+                                 capture_output=True, text=True, check=True).stdout
+        r = json.loads(out)
+        rows.append([name, r["PCK@0.2"], r["shoulders@0.2"], r["elbows@0.2"], r["wrists@0.2"]])
+    return rows
+
+
+def main() -> None:
+    ap = parser(__doc__, "accuracy", video=False)
+    ap.add_argument("--model", type=Path, help="weight file (default: the shipped model of the default preset)")
+    ap.add_argument("--config", type=Path, default=ROOT / "configs" / "q128.yaml",
+                    help="training config whose `validation` sources are the held-out sets")
+    ap.add_argument("--no-mediapipe", action="store_true")
+    args = ap.parse_args()
+    model = args.model or shipped_model(annotate_settings()["preset"])
+    cfg = section("train", args.config)
+    prior = mean_prior(cfg["data"])
+    auto = Annotator(annotate_settings(model=str(model)))
+    boxed = Annotator(annotate_settings(model=str(model), threshold=0.0))
+    teacher = None
+    if not args.no_mediapipe:
+        try:
+            from posevid.teacher import Teacher
+
+            teacher = {"photo": Teacher(video=False), "video": None}
+        except Exception as e:  # noqa: BLE001 - MediaPipe is an optional extra
+            print(f"MediaPipe not available ({e}); its column is left out", file=sys.stderr)
+    conf_log: list = []
+    header = ["set", "method", *TYPES, "upper body", "% shown", "% of shown right"]
+    rows = []
+    names = {"auto": "posevid, as a user runs it", "box": "posevid, labelled box", "prior": "constant prior",
+             "mediapipe": "MediaPipe Pose"}
+    video_scores = {k: Scores() for k in names}
+    photo_sets = []
+    for spec in cfg["validation"]:
+        samples = read_source(spec)
+        if spec["type"] == "posevid" and any(s.frame is not None for s in samples):
+            for path, labels in videos_of(samples).items():
+                if teacher is not None:
+                    from posevid.teacher import Teacher
+
+                    teacher["video"] = Teacher(video=True)
+                evaluate_video(path, labels, auto, boxed, prior, teacher, conf_log, video_scores)
+                print(f"  {Path(path).name}: done", file=sys.stderr, flush=True)
+        else:
+            photo_sets.append((f"{spec['type']} {spec.get('first', '')}-{spec.get('last', '')}", samples))
+    for name, samples in photo_sets:
+        scores = evaluate_photos(samples, auto, boxed, prior, teacher, conf_log)
+        rows += [[f"photos ({name}, human labels)", names[k], *v.row()] for k, v in scores.items()
+                 if k != "mediapipe" or teacher is not None]
+        print(f"  photos {name}: done", file=sys.stderr, flush=True)
+    rows += [["held-out videos (teacher labels)", names[k], *v.row()] for k, v in video_scores.items()
+             if k != "mediapipe" or teacher is not None]
+    shown_model = model.resolve().relative_to(ROOT) if model.resolve().is_relative_to(ROOT) else model
+    text = [f"# Accuracy on held-out data\n\nModel: `{shown_model}`. Machine: {machine()}.\n"
+            "`python benchmarks/accuracy.py`. PCK: 0.2 torso on photos, 0.3 body scales on video; misses include "
+            "joints not shown and frames where nobody was found. The constant prior is given the labelled box, "
+            "which the crop rule derives from head and shoulders, so its head and shoulders are flattered; its "
+            "elbows and wrists are the fair comparison. On teacher-labelled video MediaPipe is the reference.\n",
+            markdown_table(header, [[r[0], r[1], *[round(v, 1) for v in r[2:]]] for r in rows]),
+            "\n## Confidence threshold (labelled box, upper-body joints, all held-out sets)\n",
+            markdown_table(["threshold", "% of labelled joints shown", "% of shown right", "% of all right"],
+                           threshold_table(conf_log))]
+    reserved = shared_eval(model)
+    if reserved:
+        text += ["\n## ../shared/eval (reserved LSP photos; reported, never tuned on)\n",
+                 markdown_table(["input", "upper-body PCK@0.2", "shoulders", "elbows", "wrists"], reserved)]
+    publish("\n".join(text), args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""Plot a training run's curves: the training loss and the held-out PCK per joint type.
+
+    python -m posevid.plot_curves runs/q128 -o curves.png
+
+Reads OUT/loss.csv and OUT/validation.csv, which the training loop writes as it runs; the
+schedule is chosen from these curves, and the shipped model's are committed beside it.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+from pathlib import Path
+
+from .joints import JOINT_TYPES
+
+
+def read_csv(path: Path) -> dict[str, list[float]]:
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return {k: [float(r[k]) for r in rows] for k in (rows[0] if rows else {})}
+
+
+def plot_curves(run: Path, out: Path, smooth: int = 20) -> Path:
+    """A two-panel PNG: training loss (smoothed over `smooth` log rows) and validation PCK."""
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+    import numpy as np  # noqa: PLC0415
+
+    loss = read_csv(run / "loss.csv")
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    steps, values = np.array(loss["step"]), np.array(loss["loss"])
+    a.plot(steps, values, color="0.8", lw=0.5)
+    if len(values) >= smooth:
+        kernel = np.ones(smooth) / smooth
+        a.plot(steps[smooth - 1:], np.convolve(values, kernel, mode="valid"), color="C0", label="training loss")
+    a.set_xlabel("step")
+    a.set_ylabel("heatmap loss (spatial + fusion)")
+    a.set_yscale("log")
+    a.grid(alpha=0.3)
+    a.legend()
+    lr = a.twinx()
+    lr.plot(steps, loss["lr"], color="C3", lw=0.8, alpha=0.6)
+    lr.set_ylabel("learning rate", color="C3")
+    val_path = run / "validation.csv"
+    if val_path.exists():
+        val = read_csv(val_path)
+        for name in (*JOINT_TYPES, "mean"):
+            b.plot(val["step"], val[name], marker=".", label=name, lw=2 if name == "mean" else 1)
+    b.set_xlabel("step")
+    b.set_ylabel("held-out PCK (%), labelled box")
+    b.set_ylim(0, 100)
+    b.grid(alpha=0.3)
+    b.legend(loc="lower right")
+    fig.tight_layout()
+    tmp = out.with_name(f".{out.name}.part.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    tmp.replace(out)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("run", type=Path, help="a training run's output folder (train.out)")
+    ap.add_argument("-o", "--out", type=Path, required=True)
+    args = ap.parse_args()
+    print(plot_curves(args.run, args.out))
+
+
+if __name__ == "__main__":
+    main()
