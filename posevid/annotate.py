@@ -20,6 +20,7 @@ import av
 from tqdm import tqdm
 
 from . import resume
+from .atomic import discard, temp_path
 from .config import fingerprint
 from .errors import ConfigError, InputError, Interrupted, OutputError, PosevidError, output_error
 from .images import ImageOverlayWriter, ImageReader, is_image_input, overlay_suffix
@@ -27,7 +28,7 @@ from .pipeline import Annotator, overlay_image
 from .streaming import Worker
 from .version import __version__
 from .video import OverlayWriter, VideoReader
-from .writers import CsvWriter, JsonWriter, discard, temp_path
+from .writers import CsvWriter, JsonWriter
 
 
 @dataclass
@@ -85,6 +86,47 @@ def check_outputs(paths: dict[str, Path], overwrite: bool) -> None:
         existing = [str(p) for p in paths.values() if p.exists()]
         if existing:
             raise OutputError(f"{existing[0]}: already exists (use --overwrite)")
+
+
+class EmptyStretches:
+    """Stretches of frames with nobody in view, for one warning each when they last long: a
+    normal state (graphics, an empty studio), but one a user reading only the CSV should know of."""
+
+    #: Seconds without a person that earn a warning; and how many stretches are listed by time.
+    MIN_SECONDS = 10.0
+    LISTED = 5
+
+    def __init__(self) -> None:
+        self.start: float | None = None
+        self.last = 0.0
+        self.found: list[tuple[float, float]] = []
+
+    def update(self, empty: bool, time: float) -> None:
+        if empty and self.start is None:
+            self.start = time
+        elif not empty and self.start is not None:
+            self._close(time)
+        self.last = time
+
+    def _close(self, end: float) -> None:
+        if self.start is not None and end - self.start >= self.MIN_SECONDS:
+            self.found.append((self.start, end))
+        self.start = None
+
+    def warnings(self) -> list[str]:
+        self._close(self.last)
+        out = [f"nobody in view for {b - a:.0f} s, from {_clock(a)} to {_clock(b)}"
+               for a, b in self.found[: self.LISTED]]
+        if len(self.found) > self.LISTED:
+            out.append(f"and {len(self.found) - self.LISTED} more stretches of {self.MIN_SECONDS:.0f} s or more "
+                       "with nobody in view (frames with status no_person in the JSON)")
+        return out
+
+
+def _clock(seconds: float) -> str:
+    m, s = divmod(int(seconds), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}"
 
 
 def check_box(box: list[float] | None, width: int, height: int, video: Path) -> None:
@@ -151,6 +193,7 @@ def annotate_video(annotator: Annotator, video: Path, out_dir: Path, overwrite: 
 
             encoder = Worker(draw_and_encode, size=16) if overlay else None
             no_person = cp.no_person if cp else 0
+            empty = EmptyStretches()
             earlier_cuts = cp.cuts if cp else []
             identity = (resume.source_id(Path(video)), fingerprint(s, resume.NOT_RESULTS))  # fixed for the run
             bar = tqdm(total=info.frame_count or None, disable=not progress, unit="frame",
@@ -169,6 +212,7 @@ def annotate_video(annotator: Annotator, video: Path, out_dir: Path, overwrite: 
                     encoder.put(((state.frame.image, record), state.frame.time))
                 count += 1
                 no_person += record["status"] == "no_person"
+                empty.update(record["status"] == "no_person", state.frame.time)
                 bar.update(1)
                 if every and count % every == 0:
                     cuts = earlier_cuts + [c for c in annotator.cuts if done <= c["frame"] < count]
@@ -186,6 +230,8 @@ def annotate_video(annotator: Annotator, video: Path, out_dir: Path, overwrite: 
                 warnings.append(f"decoded {count} of the {info.frame_count} frames the container announces")
             if count and no_person == count:
                 warnings.append("no person found in any frame")
+            else:
+                warnings += empty.warnings()
             cuts = earlier_cuts + [c for c in annotator.cuts if c["frame"] >= done]
             trailer = {"cuts": cuts, "summary": {
                 "frames": count, "no_person_frames": no_person, "corrupt_packets": reader.corrupt_packets,

@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from . import resume
+from .atomic import write_text_atomic
 from .config import fingerprint
 from .errors import INTERNAL_ERROR, InputError, PosevidError
-from .writers import write_text_atomic
 
 MANIFEST = "manifest.jsonl"
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".ts", ".mts", ".m2ts", ".mpg", ".mpeg",

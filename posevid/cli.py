@@ -241,15 +241,14 @@ def export(out_dir: Path, csv_path: Path | None, fmt: str, dest: Path | None) ->
 @friendly
 def label(inputs: tuple[Path, ...], out_dir: Path, threshold: float, quiet: bool) -> None:
     """Label videos (or folders of videos, or of images) with the MediaPipe teacher."""
+    from .batch import find_videos  # noqa: PLC0415 - the one rule for videos in a folder
     from .teacher import Teacher, image_files, label_images, label_video  # noqa: PLC0415
-    from .video import is_video  # noqa: PLC0415
 
     out_dir.mkdir(parents=True, exist_ok=True)
     jobs: list[tuple[str, Path, str]] = []  # kind, path, label file name
     for inp in inputs:
         if inp.is_dir():
-            vids = [p for p in sorted(inp.rglob("*")) if p.is_file() and p.suffix.lower() not in
-                    {".jpg", ".jpeg", ".png", ".json", ".txt", ".md"} and is_video(p)]
+            vids = find_videos(inp)
             # Named by their path under the folder, folder first (pose2sim-demo_single-person_cam01):
             # two videos of one name in different subfolders must not overwrite each other's labels.
             top = inp.resolve().name

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import torch
 
-from . import weights
+from . import figures, weights
 from .config import section
 from .datasets import Sample, iterate_sources, label_regions, videos_of
 from .heatmaps import peaks
@@ -140,10 +140,7 @@ def eval_videos(model: Path, videos: dict[str, dict[int, Sample]], variants: dic
 
 
 def plot(curves: dict[str, dict[str, list[float]]], path: Path, title: str) -> None:
-    import matplotlib  # noqa: PLC0415
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    plt = figures.pyplot()
 
     fig, axes = plt.subplots(1, len(JOINT_TYPES), figsize=(4.2 * len(JOINT_TYPES), 4), sharey=True)
     for ax, jt in zip(axes, JOINT_TYPES, strict=True):
@@ -156,11 +153,7 @@ def plot(curves: dict[str, dict[str, list[float]]], path: Path, title: str) -> N
     axes[0].set_ylim(0, 100)
     axes[-1].legend(fontsize=7, loc="lower right")
     fig.suptitle(title)
-    fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.part.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
+    figures.save(fig, path, dpi=110)
 
 
 def table_rows(set_name: str, curves: dict[str, dict[str, list[float]]], max_d: int) -> list[tuple]:

@@ -11,6 +11,7 @@ import argparse
 import csv
 from pathlib import Path
 
+from . import figures
 from .joints import JOINT_TYPES
 
 
@@ -22,11 +23,9 @@ def read_csv(path: Path) -> dict[str, list[float]]:
 
 def plot_curves(run: Path, out: Path, smooth: int = 20) -> Path:
     """A two-panel PNG: training loss (smoothed over `smooth` log rows) and validation PCK."""
-    import matplotlib  # noqa: PLC0415
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
     import numpy as np  # noqa: PLC0415
+
+    plt = figures.pyplot()
 
     loss = read_csv(run / "loss.csv")
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
@@ -53,12 +52,7 @@ def plot_curves(run: Path, out: Path, smooth: int = 20) -> Path:
     b.set_ylim(0, 100)
     b.grid(alpha=0.3)
     b.legend(loc="lower right")
-    fig.tight_layout()
-    tmp = out.with_name(f".{out.name}.part.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    tmp.replace(out)
-    return out
+    return figures.save(fig, out, dpi=100)
 
 
 def main() -> None:

@@ -7,17 +7,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from . import weights
+from . import figures, weights
 from .errors import ModelError
 from .joints import JOINTS
 
 
 def plot_pool_weights(model: Path, out: Path) -> Path:
-    import matplotlib  # noqa: PLC0415
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
+    plt = figures.pyplot()
     _, pool, meta = weights.load(model)
     if pool is None:
         raise ModelError(f"{model}: has no pooling layer")
@@ -31,10 +27,7 @@ def plot_pool_weights(model: Path, out: Path) -> Path:
     ax.set_ylabel("pooling weight")
     ax.set_title(f"Learned temporal pooling weights (n = {n})")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return figures.save(fig, out, dpi=110)
 
 
 def main() -> None:

@@ -19,8 +19,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .atomic import discard, replacing, temp_path
 from .config import fingerprint
-from .writers import commit, discard, temp_path
 
 #: Settings that do not change any output (how often to checkpoint) are left out of the match.
 NOT_RESULTS = ("resume_every",)
@@ -52,9 +52,8 @@ def source_id(video: Path) -> dict[str, int]:
 def save(cp: Checkpoint, json_final: Path) -> None:
     """Write the checkpoint atomically (after the .part files it describes were flushed)."""
     path = checkpoint_path(json_final)
-    tmp = temp_path(path)
-    tmp.write_text(json.dumps(asdict(cp)), encoding="utf-8")
-    commit(tmp, path)
+    with replacing(path) as tmp:
+        tmp.write_text(json.dumps(asdict(cp)), encoding="utf-8")
 
 
 def remove(json_final: Path) -> None:

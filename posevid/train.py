@@ -19,6 +19,7 @@ import torch
 from tqdm import tqdm
 
 from . import weights
+from .atomic import replacing
 from .datasets import augment, iterate_sources, load_pixels
 from .errors import Interrupted, PosevidError
 from .heatmaps import peaks
@@ -243,9 +244,8 @@ def train(cfg: dict[str, Any], resume: bool = False, device: str = "auto", progr
     scaler = torch.amp.GradScaler("cuda", enabled=amp and amp_dtype == torch.float16)
 
     def save_checkpoint() -> None:
-        tmp = ckpt_path.with_name(CHECKPOINT + ".part")
-        torch.save({"net": net.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": elapsed}, tmp)
-        tmp.replace(ckpt_path)
+        with replacing(ckpt_path) as tmp:
+            torch.save({"net": net.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": elapsed}, tmp)
 
     stop = {"now": False}
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+from .atomic import replacing
 from .errors import ModelError
 from .joints import JOINTS
 from .nets import CoordinateNet, SpatialNetFusion, TemporalPool
@@ -29,10 +30,8 @@ def save(path: str | Path, net: SpatialNetFusion | CoordinateNet, pool: Temporal
     blob = {"magic": MAGIC, "meta": json.dumps(info),
             "net": {k: v.detach().cpu() for k, v in net.state_dict().items()},
             "pool": pool.weight.detach().cpu() if pool is not None else torch.zeros(0)}
-    tmp = path.with_name(f".{path.name}.part")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(blob, tmp)
-    tmp.replace(path)
+    with replacing(path) as tmp:
+        torch.save(blob, tmp)
 
 
 def load(path: str | Path, device: str | torch.device = "cpu") -> tuple[SpatialNetFusion, TemporalPool | None, dict]:

@@ -16,40 +16,13 @@ from typing import IO, Any
 import cv2
 import numpy as np
 
+from .atomic import commit, discard, temp_path
 from .errors import OutputError
 from .joints import JOINT_COLOURS, JOINTS, SKELETON
 
 FORMAT_NAME = "posevid"
 FORMAT_VERSION = 1
 CSV_COLUMNS = ("frame", "time", "joint", "x", "y", "confidence", "visible")
-
-
-def temp_path(final: Path) -> Path:
-    """The temporary name an output is written under before it is renamed to `final`."""
-    return final.with_name(f".{final.name}.part")
-
-
-def commit(temp: Path, final: Path) -> None:
-    """Make a finished temporary file visible under its final name."""
-    os.replace(temp, final)
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write a whole small text file so that readers see the old or the new one, never half:
-    a temporary file beside it, synced, then renamed over it."""
-    temp = temp_path(path)
-    with open(temp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    commit(temp, path)
-
-
-def discard(temp: Path) -> None:
-    try:
-        temp.unlink()
-    except FileNotFoundError:
-        pass
 
 
 def close_quietly(f: IO[str]) -> None:
