@@ -57,3 +57,33 @@ def test_no_person_in_view_reports_joints_not_visible(tmp_path, tiny_model):
     assert all(f["status"] == "no_person" and f["box"] is None for f in doc["frames"])
     assert not any(j["visible"] for f in doc["frames"] for j in f["joints"].values())
     assert np.isclose(doc["summary"]["no_person_frames"], 5)
+
+
+def test_a_long_stretch_with_nobody_in_view_gets_one_warning(tmp_path, tiny_model):
+    """A person with a face for 1.5 s, then 48.5 s of an empty scene (2 fps): once the tracker's
+    hold (frames, allowing for the pipeline's lag) runs out, frames are reported without a
+    person, and the stretch gets one warning with its times."""
+    import av
+    from synth import draw_figure, figure_joints, texture
+
+    video = tmp_path / "leaves.mp4"
+    with av.open(str(video), "w") as out:
+        s = out.add_stream("libx264", rate=2)
+        s.width, s.height, s.pix_fmt = 320, 240, "yuv420p"
+        for i in range(100):
+            img = texture(240, 320, seed=1)
+            if i < 3:
+                draw_figure(img, figure_joints(160, 120, 40), 40, face=True)
+            for p in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                out.mux(p)
+        for p in s.encode(None):
+            out.mux(p)
+    r = CliRunner().invoke(main, ["annotate", str(video), "-o", str(tmp_path / "o"), "--model", str(tiny_model),
+                                  "--no-video", "--no-csv"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads((tmp_path / "o" / "leaves.json").read_text())
+    status = [f["status"] for f in doc["frames"]]
+    assert status[0] == "ok" and status[-1] == "no_person"
+    warned = [w for w in doc["summary"]["warnings"] if w.startswith("nobody in view")]
+    assert len(warned) == 1 and warned[0].endswith("to 0:00:49"), warned
+    assert r.output.count("nobody in view") == 1
