@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from synth import count_frames, make_video
@@ -72,12 +73,31 @@ def test_odd_size_video_keeps_its_size(tmp_path, tiny_model):
     assert count_frames(tmp_path / "o" / "odd.mp4")[3] == (99, 57)
 
 
-@pytest.mark.parametrize("flow", ["farneback", "deepflow", "none"])
-def test_every_flow_method_and_pooling_runs(tmp_path, tiny_model, flow, synth_video):
-    r = run("annotate", str(synth_video[0]), "-o", str(tmp_path), "--model", str(tiny_model), "-q",
-            "--flow", flow, "--pool", "max", "--no-video", "--window", "2")
+def confidences(path: Path) -> np.ndarray:
+    doc = json.loads(path.read_text())
+    return np.array([[j["confidence"] for j in f["joints"].values()] for f in doc["frames"]])
+
+
+@pytest.mark.parametrize("flow", ["farneback", "deepflow", "dis"])
+def test_every_flow_method_and_pooling_changes_the_result(tmp_path, tiny_model, flow, synth_video):
+    """Each flow method with each pooling runs, and each really pools: the per-frame confidences
+    differ from the network's own (no flow) and from one pooling to another."""
+    common = ("--model", str(tiny_model), "-q", "--no-video", "--no-csv", "--roi", "letterbox", "--threshold", "0")
+    r = run("annotate", str(synth_video[0]), "-o", str(tmp_path / "none"), *common, "--flow", "none")
     assert r.exit_code == 0, r.output
-    assert json.loads((tmp_path / "walk.json").read_text())["settings"]["flow"] == flow
+    alone = confidences(tmp_path / "none" / "walk.json")
+    pooled = {}
+    for pool in ("parametric", "sum", "max"):
+        out = tmp_path / pool
+        r = run("annotate", str(synth_video[0]), "-o", str(out), *common, "--flow", flow, "--pool", pool,
+                "--window", "2")
+        assert r.exit_code == 0, r.output
+        doc = json.loads((out / "walk.json").read_text())
+        assert (doc["settings"]["flow"], doc["settings"]["pool"], doc["settings"]["window"]) == (flow, pool, 2)
+        pooled[pool] = confidences(out / "walk.json")
+        assert pooled[pool].shape == alone.shape and not np.allclose(pooled[pool], alone, atol=1e-4), pool
+    assert not np.allclose(pooled["sum"], pooled["max"], atol=1e-4)
+    assert (pooled["max"] >= alone - 1e-3).mean() > 0.99  # max pooling never lowers the centre frame's peak
 
 
 def test_existing_outputs_are_not_overwritten(synth_video, tiny_model, tmp_path):

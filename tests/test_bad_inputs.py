@@ -66,9 +66,11 @@ def test_corrupt_frame_in_the_middle_is_skipped_and_reported(tmp_path, tiny_mode
     p = annotate(bad, tmp_path / "o", tiny_model, "--no-video")
     assert p.returncode == 0, p.stderr
     n = frames_of(tmp_path / "o", "bad")
-    assert 10 < n <= 30
-    if n < 30:
-        assert "warning" in p.stderr and "bad.avi" in p.stderr
+    # the overwritten bytes cost frames (always the same ones: the noise is seeded), and the
+    # loss is reported, not passed over in silence
+    assert 10 < n < 30
+    assert "warning" in p.stderr and "bad.avi" in p.stderr
+    assert "corrupt" in p.stderr or "decoded" in p.stderr
 
 
 def test_audio_only_file(tmp_path, tiny_model):
