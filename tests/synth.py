@@ -63,13 +63,15 @@ def make_video(path: Path, frames: int = 20, size: tuple[int, int] = (160, 120),
                audio: bool = False, rotation: int = 0, codec: str = "libx264", moving: bool = True,
                pix_fmt: str = "yuv420p", cuts: tuple[int, ...] = (), fmt: str | None = None,
                figures: list[tuple[float, float, float]] | None = None, speed: float = 1.5,
-               options: dict[str, str] | None = None, bars: int = 0) -> list[np.ndarray]:
+               options: dict[str, str] | None = None, bars: int = 0,
+               audio_codec: str = "aac") -> list[np.ndarray]:
     """Encode a video of a stick figure over a texture; returns the figure's joints per frame.
 
     `figures` places figures with faces instead: (x, y, scale) as fractions of the frame
     (scale of the smaller side); they move right by `speed` pixels a frame and the first
     one's joints are returned. Scenes change at the frame indices in `cuts`. `bars` blacks
-    out that many rows at the top and bottom (a letterboxed broadcast).
+    out that many rows at the top and bottom (a letterboxed broadcast). `audio` adds a 440 Hz
+    tone in `audio_codec` (aac, or e.g. pcm_s16le in a Matroska file).
     """
     w, h = size
     out = av.open(str(path), mode="w", format=fmt)
@@ -83,8 +85,9 @@ def make_video(path: Path, frames: int = 20, size: tuple[int, int] = (160, 120),
         vs.set_display_rotation(rotation)
     a_s = None
     if audio:
-        a_s = out.add_stream("aac", rate=48000)
+        a_s = out.add_stream(audio_codec, rate=48000)
         a_s.layout = "mono"
+        sample_format = a_s.codec_context.format.name  # what the encoder takes (flt, fltp, s16, ...)
     tints = [(1.0, 1.0, 1.0), (0.4, 0.7, 1.2), (1.2, 0.8, 0.4), (0.6, 1.2, 0.6)]
     bgs = [np.clip(texture(h, w, seed=i) * tints[i % 4], 0, 255).astype(np.uint8) for i in range(len(cuts) + 1)]
     truth = []
@@ -119,7 +122,9 @@ def make_video(path: Path, frames: int = 20, size: tuple[int, int] = (160, 120),
         tone = (0.2 * np.sin(2 * np.pi * 440 * np.arange(samples) / 48000)).astype(np.float32)
         for start in range(0, samples, 1024):
             chunk = tone[start:start + 1024][None]
-            af = av.AudioFrame.from_ndarray(chunk, format="flt", layout="mono")
+            if sample_format.startswith("s16"):
+                chunk = (chunk * 32767).astype(np.int16)
+            af = av.AudioFrame.from_ndarray(chunk, format=sample_format, layout="mono")
             af.sample_rate = 48000
             af.pts = start
             af.time_base = Fraction(1, 48000)

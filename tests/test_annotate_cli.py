@@ -225,3 +225,21 @@ def test_variable_frame_rate_timestamps_are_kept(tmp_path, tiny_model):
     assert got == pytest.approx(times, abs=1e-3)
     with av.open(str(tmp_path / "o" / "vfr.mp4")) as c:
         assert [round(f.time, 3) for f in c.decode(video=0)] == pytest.approx(times, abs=2e-3)
+
+
+def test_audio_mp4_cannot_carry_is_re_encoded_to_aac(tmp_path, tiny_model):
+    """PCM audio (a Matroska or broadcast recording) cannot go into MP4 as it is: the overlay
+    carries it re-encoded to AAC, over the whole length of the video."""
+    import av
+
+    video = tmp_path / "pcm.mkv"
+    make_video(video, frames=25, audio=True, audio_codec="pcm_s16le")
+    with av.open(str(video)) as c:
+        assert c.streams.audio[0].codec_context.name == "pcm_s16le"
+    r = run("annotate", str(video), "-o", str(tmp_path / "o"), "--model", str(tiny_model), "-q", "--no-csv")
+    assert r.exit_code == 0, r.output
+    with av.open(str(tmp_path / "o" / "pcm.mp4")) as c:
+        a = c.streams.audio[0]
+        assert a.codec_context.name == "aac"
+        seconds = sum(f.samples for p in c.demux(a) for f in p.decode()) / a.codec_context.sample_rate
+    assert seconds == pytest.approx(1.0, abs=0.1)
