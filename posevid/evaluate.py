@@ -1,7 +1,7 @@
 """`posevid eval`: the paper's metric over labelled images and videos, for several settings at once.
 
 Accuracy is the percentage of joints within d pixels of the ground truth, d = 0…20, at
-the 256-pixel network scale (the region of interest is the labelled upper-body box, so
+the network input scale (128 pixels for q128, 256 for the paper preset) (the region of interest is the labelled upper-body box, so
 the numbers measure pose, not person finding), per joint type with left and right
 averaged (the paper's figures 7, 8, 10). Image sets also get PCK normalised by torso
 size where the format has hips. Results: a CSV table, a PNG plot and a JSON summary.
@@ -57,7 +57,7 @@ def _distances(pred_input: np.ndarray, sample: Sample, roi, size: int) -> np.nda
 
 def eval_images(net: torch.nn.Module, samples: list[Sample], teacher=None,  # noqa: ANN001
                 baselines: dict[str, torch.nn.Module] | None = None) -> dict[str, dict[str, np.ndarray]]:
-    """Distances (256 scale and frame pixels) of SpatialNet, SpatialNet Fusion, CoordinateNet
+    """Distances (network-input scale and frame pixels) of SpatialNet, SpatialNet Fusion, CoordinateNet
     baselines and the teacher on images."""
     size = net.preset.input_size
     res: dict[str, dict[str, list]] = {}
@@ -115,7 +115,7 @@ def frame_distances(state: FrameState, label: Sample | None, size: int) -> np.nd
 
 def eval_videos(model: Path, videos: dict[str, dict[int, Sample]], variants: dict[str, dict[str, Any]],
                 progress: bool = False) -> dict[str, np.ndarray]:
-    """256-scale distances of each pipeline variant on the labelled frames of each video.
+    """Network-input-scale distances of each pipeline variant on the labelled frames of each video.
 
     Distances are scaled by the labelled upper-body box, whatever region the variant used,
     so variants that find the person themselves (`_regions: pipeline`) compare fairly with
