@@ -1,10 +1,10 @@
 """`posevid eval`: the paper's metric over labelled images and videos, for several settings at once.
 
 Accuracy is the percentage of joints within d pixels of the ground truth, d = 0…20, at
-the network input scale (128 pixels for q128, 256 for the paper preset) (the region of interest is the labelled upper-body box, so
-the numbers measure pose, not person finding), per joint type with left and right
-averaged (the paper's figures 7, 8, 10). Image sets also get PCK normalised by torso
-size where the format has hips. Results: a CSV table, a PNG plot and a JSON summary.
+the network input's scale (128 pixels for q128, 256 for the paper preset; the region of
+interest is the labelled upper-body box, so the numbers measure pose, not person finding),
+per joint type with left and right averaged (the paper's figures 7, 8, 10). Image sets
+also get PCK normalised by torso size where the format has hips. Results: a CSV table, a PNG plot and a JSON summary.
 """
 from __future__ import annotations
 
