@@ -20,7 +20,7 @@ import av
 from tqdm import tqdm
 
 from . import resume
-from .atomic import discard, temp_path
+from .atomic import commit, discard, temp_path
 from .config import fingerprint
 from .errors import ConfigError, InputError, Interrupted, OutputError, PosevidError, output_error
 from .images import ImageOverlayWriter, ImageReader, is_image_input, overlay_suffix
@@ -239,7 +239,7 @@ def annotate_video(annotator: Annotator, video: Path, out_dir: Path, overwrite: 
                 "warnings": warnings}}
             if overlay:
                 overlay.close()
-                os.replace(temp_path(paths["overlay"]), paths["overlay"])
+                commit(temp_path(paths["overlay"]), paths["overlay"])
                 overlay = None
             if csv_w:
                 csv_w.close()

@@ -77,7 +77,7 @@ def validate_annotate(s: dict[str, Any]) -> None:
         if s[key] not in allowed:
             raise ConfigError(f"{key}: {s[key]!r} is not one of {', '.join(allowed)}")
     if not choices.valid_person(s["person"]):
-        raise ConfigError(f"person: {s['person']!r} is not largest, center or a number")
+        raise ConfigError(f"person: {s['person']!r} is not {', '.join(choices.PERSON_RULES)} or a number")
 
     def number(key: str, lo: float, hi: float = float("inf"), integer: bool = False, none: bool = False) -> None:
         v = s[key]

@@ -72,6 +72,8 @@ class ImageReader:
             self.corrupt_packets += 1
         if first is None:
             raise InputError(f"{self.path}: no readable image")
+        # decoded once: frames() takes it from here (its index is the unreadable files before it)
+        self._first: tuple[int, np.ndarray] | None = (self.corrupt_packets, first)
         h, w = first.shape[:2]
         n = len(self.files)
         fps = SEQUENCE_FPS if self.is_sequence else 1.0
@@ -87,7 +89,10 @@ class ImageReader:
         self.corrupt_packets = 0
         index = 0
         for k, f in enumerate(self.files):
-            image = read_rgb(f)
+            if self._first is not None and k == self._first[0]:
+                image, self._first = self._first[1], None
+            else:
+                image = read_rgb(f)
             if image is None:
                 self.corrupt_packets += 1
                 continue

@@ -22,8 +22,9 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
+from .choices import valid_person
 from .roi import BOX_DROP, BOX_SIDE, Roi, crop, from_joints
-from .shots import colour_histogram
+from .shots import ShotDetector
 
 #: A pose function: a list of network inputs -> per input (7×2 joints in input pixels, 7 confidences).
 PoseFn = Callable[[list[np.ndarray]], list[tuple[np.ndarray, np.ndarray]]]
@@ -115,7 +116,7 @@ class PersonTracker:
     """Gives the region of interest of each frame, in order."""
 
     def __init__(self, rule: str = "largest", input_size: int = 256, pose: PoseFn | None = None, lag: int = 0):
-        if rule not in ("largest", "center") and not str(rule).isdigit():
+        if not valid_person(rule):
             raise ValueError(f"--person must be largest, center or a number, not {rule!r}")
         self.rule = str(rule)
         self.cascade = face_cascade()
@@ -135,7 +136,8 @@ class PersonTracker:
         self._near_every = REDETECT_EVERY
         # region() runs in the pipeline's preparation thread, feedback() in the network thread
         self._lock = threading.Lock()
-        self._hist: np.ndarray | None = None
+        # cuts of the whole frame (the pipeline's detector sees only the crop this tracker chooses)
+        self._shots = ShotDetector(CUT_DISTANCE, None)
         self._cut_at = -(10**9)
 
     def faces(self, grey: np.ndarray, min_size: int = 16, max_size: int | None = None) -> np.ndarray:
@@ -192,11 +194,10 @@ class PersonTracker:
         k = int(np.argmin(d))
         return roi_from_face(*faces[k]) if d[k] < 0.75 * current.side else None
 
-    def _cut(self, rgb: np.ndarray) -> bool:
-        """Whether this frame starts a new shot (whole-frame colour histograms, as shots.py)."""
-        hist = colour_histogram(rgb)
-        prev, self._hist = self._hist, hist
-        return prev is not None and cv2.compareHist(prev, hist, cv2.HISTCMP_BHATTACHARYYA) > CUT_DISTANCE
+    def _cut(self, rgb: np.ndarray, index: int) -> bool:
+        """Whether this frame starts a new shot of the whole frame (shots.ShotDetector, gaps off)."""
+        before = self._shots.segment
+        return self._shots.update(rgb, 0.0, index) != before
 
     def feedback(self, joints: np.ndarray, confidence: np.ndarray, index: int) -> None:
         """Let a confident pose (head and shoulders, frame pixels) of frame `index` refine the box
@@ -257,7 +258,7 @@ class PersonTracker:
         box is dropped HOLD_FRAMES after the last face or the last pose that vouched for it
         (allowing for the lag). A shot cut (the whole frame's colours change at once) drops the
         person and looks for one at once: the box of another shot frames nobody here."""
-        if self._cut(rgb):
+        if self._cut(rgb, index):
             with self._lock:
                 self.current, self._cut_at = None, index
                 self._found_at = self._faced = self._posed = self._placed = -(10**9)

@@ -142,24 +142,23 @@ def coordinate_loss(pred: torch.Tensor, joints: torch.Tensor, weight: torch.Tens
     return (per_joint * weight).sum() / weight.sum().clamp_min(1.0)
 
 
-def _initial(cfg: dict[str, Any], device: torch.device) -> torch.nn.Module:
-    preset = get_preset(cfg["preset"])
-    if cfg["stage"] == "coordinate":
-        return CoordinateNet(preset).to(device)
-    net = SpatialNetFusion(preset, batchnorm=bool(cfg.get("batchnorm", False)))
-    if cfg.get("init"):
-        src, _, meta = weights.load(cfg["init"])
-        if src.preset != preset:
-            raise PosevidError(f"{cfg['init']}: preset {src.preset.name} does not match {preset.name}")
-        # a folded (plain) network starts a BatchNorm one with identity BatchNorm layers
-        net.load_state_dict(src.state_dict(), strict=not net.batchnorm)
-    return net.to(device)
-
-
 def _net_for(cfg: dict[str, Any]) -> torch.nn.Module:
+    """A fresh network of the run's stage and preset (with BatchNorm when the run trains with it)."""
     if cfg["stage"] == "coordinate":
         return CoordinateNet(get_preset(cfg["preset"]))
     return SpatialNetFusion(get_preset(cfg["preset"]), batchnorm=bool(cfg.get("batchnorm", False)))
+
+
+def _initial(cfg: dict[str, Any], device: torch.device) -> torch.nn.Module:
+    """The network a run starts from: fresh, or the `init` weight file's for heatmap stages."""
+    net = _net_for(cfg)
+    if cfg.get("init") and isinstance(net, SpatialNetFusion):
+        src, _, meta = weights.load(cfg["init"])
+        if src.preset != net.preset:
+            raise PosevidError(f"{cfg['init']}: preset {src.preset.name} does not match {net.preset.name}")
+        # a folded (plain) network starts a BatchNorm one with identity BatchNorm layers
+        net.load_state_dict(src.state_dict(), strict=not net.batchnorm)
+    return net.to(device)
 
 
 def export_checkpoint(cfg: dict[str, Any], export: Path | None = None) -> Path:
@@ -182,10 +181,6 @@ def _export(cfg: dict[str, Any], net: torch.nn.Module, step: int, elapsed: float
         net = fold_batchnorm(net.cpu().eval())
     weights.save(export, net, None if cfg["stage"] == "coordinate" else TemporalPool(cfg["window"]), meta)
     return export
-
-
-def coordinate_stage(cfg: dict[str, Any]) -> bool:
-    return cfg["stage"] == "coordinate"
 
 
 @torch.no_grad()
@@ -237,9 +232,11 @@ def train(cfg: dict[str, Any], resume: bool = False, device: str = "auto", progr
         step, elapsed = int(ck["step"]), float(ck["elapsed"])
     elif resume:
         raise PosevidError(f"{ckpt_path}: no checkpoint to resume from")
+    use_fusion = cfg["stage"] == "fusion"
+    coordinate = cfg["stage"] == "coordinate"
     data = TrainingData(cfg, net.preset.input_size, net.preset.heatmap_size)
     val = (TrainingData(cfg, net.preset.input_size, net.preset.heatmap_size, sources="validation")
-           if cfg.get("validation") and not coordinate_stage(cfg) else None)
+           if cfg.get("validation") and not coordinate else None)
     amp, amp_dtype = autocast(cfg, dev)
     scaler = torch.amp.GradScaler("cuda", enabled=amp and amp_dtype == torch.float16)
 
@@ -273,8 +270,6 @@ def train(cfg: dict[str, Any], resume: bool = False, device: str = "auto", progr
     total = cfg["iterations"] if max_steps is None else min(cfg["iterations"], step + max_steps)
     bar = tqdm(total=total, initial=step, disable=not progress, unit="it", dynamic_ncols=True)
     last_ckpt = time.time()
-    use_fusion = cfg["stage"] == "fusion"
-    coordinate = cfg["stage"] == "coordinate"
     try:
         net.train()
         while step < total and not stop["now"]:
