@@ -33,14 +33,14 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from common import ROOT, machine, markdown_table, parser, publish
+from common import ROOT, default_model, machine, markdown_table, parser, publish
 
 from posevid import settings as annotate_settings
 from posevid.config import section
 from posevid.datasets import Sample, iterate_sources, label_regions, read_source, videos_of
 from posevid.images import ImageReader
 from posevid.joints import JOINT_TYPES, NUM_JOINTS
-from posevid.pipeline import Annotator, shipped_model
+from posevid.pipeline import Annotator
 from posevid.roi import body_box, body_scale
 from posevid.video import VideoReader
 from posevid.writers import record_arrays
@@ -196,7 +196,7 @@ def main() -> None:
                     help="training config whose `validation` sources are the held-out sets")
     ap.add_argument("--no-mediapipe", action="store_true")
     args = ap.parse_args()
-    model = args.model or shipped_model(annotate_settings()["preset"])
+    model = args.model or default_model()
     cfg = section("train", args.config)
     prior = mean_prior(cfg["data"])
     auto = Annotator(annotate_settings(model=str(model)))

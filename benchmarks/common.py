@@ -56,6 +56,18 @@ def resized_copy(source: Path, width: int, height: int, seconds: float | None = 
     return out_path
 
 
+def default_preset() -> str:
+    """The preset `posevid annotate` uses by default (posevid/defaults.yaml)."""
+    return annotate_settings()["preset"]
+
+
+def default_model() -> Path:
+    """The shipped weight file of the default preset: what the benchmarks measure unless told."""
+    from posevid.pipeline import shipped_model  # noqa: PLC0415
+
+    return shipped_model(default_preset())
+
+
 def reset_peak_memory() -> None:
     """Reset the kernel's peak-RSS counter of this process (Linux); harmless elsewhere."""
     try:

@@ -15,14 +15,12 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
-from common import machine, markdown_table, parser, publish
+from common import default_model, machine, markdown_table, parser, publish
 
 from posevid import Annotator, VideoReader, settings
-from posevid.config import section
 from posevid.datasets import Sample, label_regions, read_posevid, videos_of
 from posevid.evaluate import frame_distances, pck_table
 from posevid.joints import JOINT_TYPES
-from posevid.pipeline import shipped_model
 
 LABELS = Path(__file__).resolve().parents[1] / "work-data" / "labels"
 SOURCES = ["pose2sim-demo_single-person_cam04", "street-video_paris-street", "pose2sim-demo_multi-person_cam04",
@@ -84,7 +82,7 @@ def run(model: Path, video: Path, labels: dict[int, Sample], **over) -> tuple[li
 
 def main() -> None:
     ap = parser(__doc__, "cuts", video=False)
-    ap.add_argument("--model", type=Path, default=shipped_model(section("annotate")["preset"]))
+    ap.add_argument("--model", type=Path, default=default_model())
     ap.add_argument("--clip", type=int, default=20)
     args = ap.parse_args()
     video, labels, truth = build(Path(tempfile.mkdtemp(prefix="posevid-cuts-")), args.clip)

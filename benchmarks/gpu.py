@@ -23,10 +23,9 @@ import tempfile
 from pathlib import Path
 
 import torch
-from common import bench_input, machine, markdown_table, parser, publish, timed_run
+from common import bench_input, default_preset, machine, markdown_table, parser, publish, timed_run
 
 from posevid import weights
-from posevid.config import section
 from posevid.nets import SpatialNetFusion, TemporalPool
 from posevid.presets import get_preset
 
@@ -80,7 +79,7 @@ def main() -> None:
     runs = []
     paper = {"model": str(model), "pool": "sum", "roi": "letterbox"}
     timed_run(video, tmp / "out", preset="paper", device="cuda", batch_size=args.run_batch, **paper)  # warm-up
-    for preset, extra in (("paper", paper), (section("annotate")["preset"], {})):
+    for preset, extra in (("paper", paper), (default_preset(), {})):
         for flow in ("none", "dis"):
             r = timed_run(video, tmp / "out", preset=preset, device="cuda", flow=flow,
                           batch_size=args.run_batch, **extra)

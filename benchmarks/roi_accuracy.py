@@ -18,13 +18,11 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
-from common import machine, markdown_table, parser, publish
+from common import default_model, machine, markdown_table, parser, publish
 
-from posevid.config import section
 from posevid.datasets import Sample, read_joints_mat, read_posevid, videos_of
 from posevid.evaluate import eval_videos, pck_table
 from posevid.joints import JOINT_TYPES
-from posevid.pipeline import shipped_model
 
 WORK = Path(__file__).resolve().parents[1] / "work-data"
 VIDEOS = {"sign-language clip, held out": "slp_FOOTBALL", "street video, trained on": "street-video_paris-street"}
@@ -68,7 +66,7 @@ def table(name: str, res: dict[str, np.ndarray]) -> tuple[str, list]:
 
 def main() -> None:
     ap = parser(__doc__, "roi_accuracy", video=False)
-    ap.add_argument("--model", type=Path, default=shipped_model(section("annotate")["preset"]))
+    ap.add_argument("--model", type=Path, default=default_model())
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="posevid-roi-"))
     parts = [f"Model: {args.model.name}. Machine: {machine()}.\n"]

@@ -13,14 +13,7 @@ import tempfile
 from pathlib import Path
 
 import torch
-from common import bench_input, decode_fps, machine, markdown_table, parser, publish, timed_run
-
-from posevid.config import section as _section
-
-
-def annotate_defaults() -> dict:
-    return _section("annotate")
-
+from common import bench_input, decode_fps, default_preset, machine, markdown_table, parser, publish, timed_run
 
 STAGES = ("crop", "network", "flow", "warp+pool", "draw", "encode")
 
@@ -28,7 +21,7 @@ STAGES = ("crop", "network", "flow", "warp+pool", "draw", "encode")
 def main() -> None:
     ap = parser(__doc__, "throughput")
     ap.set_defaults(seconds=20.0)
-    ap.add_argument("--presets", default=annotate_defaults()["preset"])
+    ap.add_argument("--presets", default=default_preset())
     ap.add_argument("--flows", default="dis,farneback,deepflow")
     ap.add_argument("--windows", default="0,3,7,15")
     ap.add_argument("--devices", default="cpu" + (",cuda" if torch.cuda.is_available() else ""))
