@@ -29,7 +29,7 @@ from .heatmaps import peaks
 from .joints import NUM_JOINTS
 from .shots import ShotDetector
 from .streaming import Prefetch
-from .temporal import WindowPool, follow, pack, warp_window
+from .temporal import StackPool, WindowPool, pack, warp_window
 from .timing import Stopwatch
 from .tracking import PersonTracker
 from .video import Frame, VideoReader
@@ -338,52 +338,28 @@ class Annotator:
             out.append(count)
         return out[0], out[1]
 
-    def neighbours(self, window: list[FrameState], k: int) -> Iterator[tuple[int, np.ndarray]]:
-        """(slot, H×W×C pack) for frame window[k] and each neighbour warped onto it, one frame
-        at a time; the first J channels are the heatmap. Slot n is the frame itself, n+i the
-        frame i later, n−i the frame i earlier. (Inference pools many frames at once with
-        temporal.warp_window; this serves training's stacks, and a test holds the two equal.)
-        """
-        t, n = window[k], self.window
-        yield n, t.pack()
-        later, earlier = self.reach(window, k)
-        chains = ((1, window[k + 1 : k + 1 + later], "fwd"), (-1, window[k - earlier : k][::-1], "bwd"))
-        for step, chain, attr in chains:
-            if chain:
-                packs = [st.pack() for st in chain]
-                for i, (_, warped) in enumerate(follow(getattr(t, attr), packs, NUM_JOINTS, step)):
-                    yield n + step * (i + 1), warped
-
-    def window_maps(self, window: list[FrameState], k: int) -> tuple[np.ndarray, np.ndarray]:
-        """The (2n+1)×H×W×J stack of neighbours() and which slots exist (for training the pooling)."""
-        t, n = window[k], self.window
-        maps = np.zeros((2 * n + 1, *t.heatmap.shape), dtype=np.float32)
-        present = np.zeros(2 * n + 1, dtype=np.float32)
-        joints = t.heatmap.shape[2]
-        for slot, m in self.neighbours(window, k):
-            maps[slot], present[slot] = m[..., :joints], 1
-        return maps, present
-
     def _pooled(self, window: list[FrameState], ready: list[int]) -> list[np.ndarray]:
         """The pooled H×W×J heatmaps of the frames window[k], k in ready."""
         if self.window_pool is None:
             return [window[k].heatmap for k in ready]
-        if self.keep_stacks:  # training the pooling layer: each frame's stack is kept, one by one
-            maps = []
-            for k in ready:
-                stack, present = self.window_maps(window, k)
-                window[k].extra["stack"] = torch.from_numpy(stack).permute(0, 3, 1, 2).half()
-                window[k].extra["present"] = torch.from_numpy(present)
-                pool = self.window_pool.fresh()
-                for slot in np.flatnonzero(present):
-                    pool.add(int(slot), stack[slot])
-                maps.append(pool.result())
-            return maps
         n = self.window
         lo, hi = max(0, ready[0] - n), min(len(window), ready[-1] + n + 1)
         packs = [st.pack() for st in window[lo:hi]]
         reach = [self.reach(window, k) for k in ready]
-        return warp_window(packs, [k - lo for k in ready], reach, NUM_JOINTS, self.window_pool)
+        frames = [k - lo for k in ready]
+        if not self.keep_stacks:
+            return warp_window(packs, frames, reach, NUM_JOINTS, self.window_pool)
+        # training the pooling layer: each frame keeps its stack, pooled here as inference would
+        maps = []
+        stacks = warp_window(packs, frames, reach, NUM_JOINTS, StackPool(n, NUM_JOINTS))
+        for k, (stack, present) in zip(ready, stacks, strict=True):
+            window[k].extra["stack"] = torch.from_numpy(stack).permute(0, 3, 1, 2).half()
+            window[k].extra["present"] = torch.from_numpy(present)
+            pool = self.window_pool.fresh()
+            for slot in np.flatnonzero(present):
+                pool.add(int(slot), stack[slot])
+            maps.append(pool.result())
+        return maps
 
     def _record(self, t: FrameState, hm: np.ndarray) -> dict[str, Any]:
         """The JSON record of a frame from its pooled heatmap; confident poses go back to the tracker."""

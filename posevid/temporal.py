@@ -3,6 +3,7 @@
 Tracks are built by composition: the position in frame t+k of pixel p of frame t is the
 chain F(t→t+1), then F(t+1→t+2) sampled at the moved point, and so on; past frames use
 the backward flows. Warping samples H(t+k) at the track positions (backward warping).
+`warp_window` is the one implementation, for inference and for training the pooling layer.
 
 Both happen in one OpenCV remap per neighbour: each frame's heatmap and its two flows are
 packed into one 12-channel H×W image (`pack`), and since following the track and warping
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import copy
 import functools
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -56,29 +57,6 @@ def pack(heatmap: np.ndarray, fwd: np.ndarray | None, bwd: np.ndarray | None) ->
     return out
 
 
-def follow(first_flow: np.ndarray, packs: Sequence[np.ndarray], joints: int,
-           direction: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Walk a chain of frames away from frame t, yielding (positions, warped pack) per frame.
-
-    first_flow (H×W×2) takes frame t to the first frame of the chain; packs are the chain's
-    packed frames in order; direction is +1 (later frames: forward flows) or −1 (earlier
-    frames: backward flows). positions (H×W×2) are where each pixel of frame t lies in that
-    frame, one array moved on in place at each step (copy it to keep a step's); the warped
-    pack (H×W×PACK_CHANNELS) is that frame's pack sampled there, its first J channels the
-    warped heatmap. The whole pack is handed on, not a J-channel view of it, because
-    WindowPool weights contiguous memory faster. Outside the map, heatmaps and flows are
-    zero: a track that leaves the picture stays where it left.
-    """
-    pos = identity_positions(first_flow.shape[0]) + first_flow
-    c = joints if direction > 0 else joints + 2
-    for p in packs:
-        # positions as one two-channel map, which OpenCV reads as it is (x and y slices of it
-        # would each be copied first)
-        sampled = cv2.remap(p, pos, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        yield pos, sampled
-        pos += sampled[..., c : c + 2]
-
-
 class WindowPool:
     """Pools the 2n+1 warped maps of one frame as they arrive, without stacking them.
 
@@ -87,8 +65,8 @@ class WindowPool:
     the full per-joint sum, exactly as nets.weighted_pool does in training. sum: the mean
     of the present maps. max: their per-pixel maximum.
 
-    Maps are H×W×J heatmaps, or whole packs (H×W×PACK_CHANNELS, heatmap first) as `follow`
-    yields them: the flow channels are pooled along (with zero weight) and dropped by
+    Maps are H×W×J heatmaps, or whole packs (H×W×PACK_CHANNELS, heatmap first) as warp_window
+    samples them: the flow channels are pooled along (with zero weight) and dropped by
     result(). The temporal stage is this loop, so it is made cheap: packs are contiguous
     where a J-channel view of them is strided, and each parametric slot is one OpenCV
     multiply-accumulate against a full-size weight image built once per map shape (7.5 µs
@@ -165,6 +143,31 @@ class WindowPool:
         return acc.copy()
 
 
+class StackPool:
+    """Keeps every warped map of a frame's window instead of pooling them: the stacks that
+    training the pooling layer fits its weights to, from the very warp inference pools
+    (warp_window), so that the layer learns on what it will be given. fresh(), add() and
+    result() as WindowPool's; result() is ((2n+1)×H×W×J maps, (2n+1) slots present 0/1)."""
+
+    def __init__(self, window: int, joints: int):
+        self.window, self.joints = window, joints
+        self.maps: dict[int, np.ndarray] = {}
+
+    def fresh(self) -> StackPool:
+        return StackPool(self.window, self.joints)
+
+    def add(self, slot: int, warped: np.ndarray) -> None:
+        self.maps[slot] = np.array(warped[..., : self.joints], dtype=np.float32)
+
+    def result(self) -> tuple[np.ndarray, np.ndarray]:
+        h, w = self.maps[self.window].shape[:2]
+        stack = np.zeros((2 * self.window + 1, h, w, self.joints), dtype=np.float32)
+        present = np.zeros(2 * self.window + 1, dtype=np.float32)
+        for slot, m in self.maps.items():
+            stack[slot], present[slot] = m, 1.0
+        return stack, present
+
+
 #: Zero border around each tile of warp_window's atlas: with sampling positions clamped to
 #: within 1.5 pixels of the map, every bilinear tap outside the map reads a zero, as remap's
 #: BORDER_CONSTANT does for a single map.
@@ -172,9 +175,14 @@ ATLAS_PAD = 2
 
 
 def warp_window(packs: Sequence[np.ndarray], frames: Sequence[int], reach: Sequence[tuple[int, int]],
-                joints: int, pool: WindowPool) -> list[np.ndarray]:
-    """Warp and pool the windows of several frames at once: the same result as `follow` and
-    a WindowPool per frame, with one remap per step for all of them instead of one per frame.
+                joints: int, pool: WindowPool | StackPool) -> list:
+    """Warp and pool the windows of several frames at once, with one remap per step for all of
+    them: the one warp of posevid (inference pools with a WindowPool, training the pooling layer
+    keeps the stacks with a StackPool).
+
+    Each frame's chain starts at the frame with its own flow (forward for later frames,
+    backward for earlier ones); at every step, sampling the next frame's pack at the track's
+    positions gives both that frame's warped heatmap and the flow that moves the track on.
 
     packs are the packed frames of a stretch of consecutive video frames; frames are the
     positions in it of the frames to pool; reach gives, per frame, how many later and how
@@ -183,7 +191,9 @@ def warp_window(packs: Sequence[np.ndarray], frames: Sequence[int], reach: Seque
     frame. All packs are laid side by side in one zero-bordered atlas, and each step samples
     the next frame of every chain in one remap of an H×(W·frames) position map: at 64×64 the
     per-call overhead of 30 small remaps, position updates and pool additions a frame was
-    more than their arithmetic. Returns the pooled H×W×J maps, in the order of `frames`.
+    more than their arithmetic. Outside the map, heatmaps and flows are zero: a track that
+    leaves the picture stays where it left. Returns each frame's pool result (the pooled
+    H×W×J map, or StackPool's stack), in the order of `frames`.
     """
     h, w, c = packs[0].shape
     n = pool.window
