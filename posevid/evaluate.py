@@ -109,7 +109,7 @@ def frame_distances(state: FrameState, label: Sample | None, size: int) -> np.nd
         return None
     if state.roi is None:
         return np.where(label.labelled, np.inf, np.nan)
-    pred = state.roi.to_frame(peaks(state.extra["heatmap"], size)[0].astype(np.float64), size)
+    pred = state.roi.to_frame(peaks(state.pooled, size)[0].astype(np.float64), size)
     return np.where(label.labelled, np.linalg.norm(pred - label.joints, axis=1) * size / gt_roi.side, np.nan)
 
 

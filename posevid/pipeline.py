@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -108,7 +108,9 @@ class FrameState:
     bwd: np.ndarray | None = None                # flow to the previous frame, H×W×2
     segment: int = 0                             # shot index: never pool across segments
     status: str = "ok"
-    extra: dict[str, Any] = field(default_factory=dict)
+    pooled: np.ndarray | None = None             # J×H×W pooled heatmap, once the frame is emitted
+    stack: torch.Tensor | None = None            # (2n+1)×J×H×W warped window (fp16), with run(keep_stacks=True)
+    present: torch.Tensor | None = None          # (2n+1) slots of that window present, 0/1
     packed: np.ndarray | None = None             # temporal.pack of heatmap and flows, once built
     packed_flows: tuple[bool, bool] = (False, False)  # which flows the pack holds
 
@@ -208,7 +210,7 @@ class Annotator:
 
         `regions` overrides how each frame's region of interest is chosen (evaluation and
         pooling training use the labelled box); with `keep_stacks` each state keeps its
-        warped window (state.extra["stack"], ["present"]) for training the pooling layer.
+        warped window (state.stack, state.present) for training the pooling layer.
         Frames before `start` are only decoded and come back with no record (state.status
         "skipped"): a resumed run's frames that are done, before its warm-up stretch.
         """
@@ -353,8 +355,8 @@ class Annotator:
         maps = []
         stacks = warp_window(packs, frames, reach, NUM_JOINTS, StackPool(n, NUM_JOINTS))
         for k, (stack, present) in zip(ready, stacks, strict=True):
-            window[k].extra["stack"] = torch.from_numpy(stack).permute(0, 3, 1, 2).half()
-            window[k].extra["present"] = torch.from_numpy(present)
+            window[k].stack = torch.from_numpy(stack).permute(0, 3, 1, 2).half()
+            window[k].present = torch.from_numpy(present)
             pool = self.window_pool.fresh()
             for slot in np.flatnonzero(present):
                 pool.add(int(slot), stack[slot])
@@ -364,7 +366,7 @@ class Annotator:
     def _record(self, t: FrameState, hm: np.ndarray) -> dict[str, Any]:
         """The JSON record of a frame from its pooled heatmap; confident poses go back to the tracker."""
         hm = np.ascontiguousarray(hm.transpose(2, 0, 1))
-        t.extra["heatmap"] = hm
+        t.pooled = hm
         if t.roi is None:
             return frame_record(t.frame.index, t.frame.time, None, None, self.s["threshold"], None, t.status)
         pts, conf = peaks(hm, self.input_size)

@@ -39,12 +39,12 @@ def collect_stacks(model: Path, cfg: dict[str, Any], progress: bool) -> tuple[to
         with VideoReader(path) as reader:
             for state, _ in ann.run(reader, regions=label_regions(labels), keep_stacks=True):
                 s = labels.get(state.frame.index)
-                if s is None or state.roi is None or "stack" not in state.extra or state.frame.index % every:
+                if s is None or state.roi is None or state.stack is None or state.frame.index % every:
                     continue
                 roi = state.roi
                 pts = (s.joints - [roi.x, roi.y]) * (size / roi.side)
-                stacks.append(state.extra["stack"])
-                present.append(state.extra["present"])
+                stacks.append(state.stack)
+                present.append(state.present)
                 tgts.append(torch.from_numpy(targets(pts, s.labelled, hsize, size, cfg["sigma"])))
                 wts.append(torch.from_numpy(s.labelled.astype(np.float32)))
     if not stacks:

@@ -31,7 +31,7 @@ def test_no_pooled_heatmap_mixes_frames_across_a_cut(tmp_path, tiny_model):
     with VideoReader(video) as r:
         for state, _ in ann.run(r, keep_stacks=True):
             t = state.frame.index
-            present = state.extra["present"].tolist()  # slots for t-3 .. t+3
+            present = state.present.tolist()  # slots for t-3 .. t+3
             for slot, p in enumerate(present):
                 other = t + slot - 3
                 crosses = (other < 12) != (t < 12)

@@ -210,9 +210,9 @@ def test_training_stacks_pool_to_what_inference_gives(synth_video):
         assert ann.window > 0
         with VideoReader(video) as r:
             states = [st for st, _ in ann.run(r, keep_stacks=keep)]
-        maps[keep] = [st.extra["heatmap"] for st in states]
+        maps[keep] = [st.pooled for st in states]
         if keep:
-            stacks = [st.extra["present"] for st in states]
+            stacks = [st.present for st in states]
     assert len(maps[False]) == len(maps[True]) == 24
     n = ann.window
     assert stacks[0][:n].sum() == 0 and stacks[0][n:].sum() == n + 1  # no frames before the first
