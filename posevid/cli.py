@@ -110,6 +110,8 @@ def pipeline_options(fn: Callable) -> Callable:
                      help="Find and follow the person (auto), or the whole frame as it is (letterbox)."),
         click.option("--person", callback=parse_person, show_default=shown("person"),
                      help="With --roi auto: largest, center, or N (N-th person from the left)."),
+        click.option("--detector", type=click.Path(dir_okay=False),
+                     help="Person detector weight file (default: the shipped models/posevid-detector.pt)."),
         click.option("--show-box/--no-show-box", default=None, show_default=shown("show_box"),
                      help="Draw the region of interest in the overlay."),
         click.option("--deinterlace", type=click.Choice(choices.DEINTERLACE), show_default=shown("deinterlace"),
@@ -291,11 +293,16 @@ def label(inputs: tuple[Path, ...], out_dir: Path, threshold: float, quiet: bool
 @friendly
 def train(config_file: str, resume: bool, device: str, iterations: int | None, export_only: bool,
           quiet: bool) -> None:
-    """Train SpatialNet / SpatialNet Fusion (stage spatial|fusion) or the pooling layer (stage pooling)."""
+    """Train SpatialNet / SpatialNet Fusion (stage spatial|fusion), the pooling layer (stage pooling) or
+    the person detector (stage detector)."""
     from .config import section  # noqa: PLC0415
 
     cfg = section("train", config_file, iterations=iterations)
-    if export_only:
+    if export_only and cfg["stage"] == "detector":
+        from .train_detector import export_checkpoint as export_detector  # noqa: PLC0415
+
+        path = export_detector(cfg)
+    elif export_only:
         from .train import export_checkpoint  # noqa: PLC0415
 
         path = export_checkpoint(cfg)
@@ -303,6 +310,10 @@ def train(config_file: str, resume: bool, device: str, iterations: int | None, e
         from .train_pool import train_pooling  # noqa: PLC0415
 
         path = train_pooling(cfg, device=device, progress=not quiet)
+    elif cfg["stage"] == "detector":
+        from .train_detector import train_detector  # noqa: PLC0415
+
+        path = train_detector(cfg, resume=resume, device=device, progress=not quiet)
     else:
         from .train import train as run  # noqa: PLC0415
 

@@ -23,6 +23,7 @@ import torch
 from . import roi as roi_mod
 from . import weights
 from .choices import FLOW_METHODS, POOL_METHODS, PRECISIONS
+from .detector import PersonDetector
 from .errors import ConfigError, ModelError, PosevidError
 from .flow import flow_image, make_flow, to_heatmap
 from .heatmaps import peaks
@@ -174,6 +175,7 @@ class Annotator:
                             if self.window > 0 else None)
         self.clock = Stopwatch()
         self.tracker: PersonTracker | None = None
+        self._detector: PersonDetector | None = None
         self.cuts: list[dict[str, Any]] = []
         self.max_buffered = 0
 
@@ -197,6 +199,12 @@ class Annotator:
                 out = self.net(x)[which]
             return out.float()
         return self.forward(x.to(self.dtype))[which].float()
+
+    def person_detector(self) -> PersonDetector:
+        """The person detector of --roi auto, loaded on first use (a --box run never needs it)."""
+        if self._detector is None:
+            self._detector = PersonDetector(self.s.get("detector"))
+        return self._detector
 
     def poses(self, inputs: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
         """Joints (input pixels) and confidences of single network inputs, without temporal pooling."""
@@ -231,7 +239,8 @@ class Annotator:
             # Poses feed back once a frame is pooled: up to the prepared queue, a batch and the
             # window's later frames behind the frame whose region is being chosen.
             lag = queue_size + s["batch_size"] + self.window
-            tracker = PersonTracker(s["person"], self.input_size, pose=self.poses, lag=lag)
+            tracker = PersonTracker(s["person"], self.person_detector(), lag=lag, fps=info.fps or 25.0,
+                                    independent=info.codec == "image")
         self.tracker = tracker
         shots = ShotDetector(s.get("cut_threshold"), s.get("max_gap"))
         self.cuts = shots.cuts

@@ -1,4 +1,5 @@
-"""Plot a training run's curves: the training loss and the held-out PCK per joint type.
+"""Plot a training run's curves: the training loss, and the held-out PCK per joint type (pose
+network) or the held-out recall and precision (person detector).
 
     python -m posevid.plot_curves runs/q128 -o curves.png
 
@@ -35,7 +36,7 @@ def plot_curves(run: Path, out: Path, smooth: int = 20) -> Path:
         kernel = np.ones(smooth) / smooth
         a.plot(steps[smooth - 1:], np.convolve(values, kernel, mode="valid"), color="C0", label="training loss")
     a.set_xlabel("step")
-    a.set_ylabel("heatmap loss (spatial + fusion)")
+    a.set_ylabel("training loss")
     a.set_yscale("log")
     a.grid(alpha=0.3)
     a.legend()
@@ -43,12 +44,15 @@ def plot_curves(run: Path, out: Path, smooth: int = 20) -> Path:
     lr.plot(steps, loss["lr"], color="C3", lw=0.8, alpha=0.6)
     lr.set_ylabel("learning rate", color="C3")
     val_path = run / "validation.csv"
+    pose = True
     if val_path.exists():
         val = read_csv(val_path)
-        for name in (*JOINT_TYPES, "mean"):
+        pose = "mean" in val  # a pose run's PCK per joint type, else a detector's recall and precision
+        names = (*JOINT_TYPES, "mean") if pose else [k for k in val if k not in ("step", "elapsed_s", "ms_per_frame")]
+        for name in names:
             b.plot(val["step"], val[name], marker=".", label=name, lw=2 if name == "mean" else 1)
     b.set_xlabel("step")
-    b.set_ylabel("held-out PCK (%), labelled box")
+    b.set_ylabel("held-out PCK (%), labelled box" if pose else "held-out recall and precision (%)")
     b.set_ylim(0, 100)
     b.grid(alpha=0.3)
     b.legend(loc="lower right")

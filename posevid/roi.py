@@ -67,7 +67,7 @@ def body_box(joints: np.ndarray, visible: np.ndarray) -> Roi | None:
     """The upper-body box of the crop rule, or None when head or a shoulder is missing.
 
     Training crops use only this rule (no fallback), so that the network learns one framing:
-    the one the tracker gives at inference from a face or a pose.
+    the one the person detector is trained to give at inference (detector.py).
     """
     scale = body_scale(joints, visible)
     if scale is None:

@@ -1,309 +1,244 @@
-"""Finding and following the person: the region of interest for every frame when no --box is given.
+"""Following people: the region of interest of every frame when no --box is given.
 
-Detection uses OpenCV's bundled frontal-face cascades (ship with opencv, no download): a
-face found by the default cascade counts only when a second, differently trained cascade
-(alt2) confirms it, which removes most false faces in textured backgrounds;
-the face's size gives the body scale, and the upper-body box is derived with the same
-rule as training crops (roi.from_joints). The box is smoothed over time and the face is
-re-detected every few frames; between detections, and when the face is lost, the last
-box is held for a while before the frame is reported as having no person. A confident
-pose (head and shoulders) feeds back into the box and vouches for it, so a person who turns
-away from the camera is still followed, and while poses vouch, faces are looked for rarely.
-Poses arrive a pipeline's depth (`lag` frames) after the frame whose region was chosen, and
-every hold allows for that delay. When no face is found at all (faces turned away, blurred, too
-small), the pose network itself scans the frame in overlapping squares at a few scales and
-takes the square where it is most confident of a head and shoulders.
+The trained person detector (detector.py) runs on the whole frame every DETECT_EVERY frames
+while someone is followed, and ever more rarely while nobody is in view. Each person it finds
+is a track with an id that persists: a detection joins the track whose box it overlaps most
+(or whose centre it is near, at a like size), else it starts a new track. A track that no
+detection and no confident pose has seen for HOLD_SECONDS is dropped, so a person who
+is hidden for a moment keeps their id and one who leaves loses it. A shot cut (the whole
+frame's colours change at once) drops every track: the boxes of another shot frame nobody.
+
+Between detections each box moves on at the velocity its detections showed, so that people who
+pass each other, one hidden behind the other for a moment, are matched again to their own
+tracks. A confident pose of the followed person vouches that they are still there (the
+detector may miss a person for a while: turned away, blurred); poses arrive a pipeline's depth
+(`lag` frames) after the frame whose region was chosen, and every hold allows for that delay.
+A pose refines the box only while the person has hardly moved since its frame.
+
+--person chooses whom to follow among the tracks: the largest (by body scale), the one nearest
+the frame's centre, or the N-th from the left; once chosen, a person is followed by id until
+they are lost, so the choice does not jump between people who pass each other.
 """
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from .choices import valid_person
-from .roi import BOX_DROP, BOX_SIDE, Roi, crop, from_joints
+from .detector import Detection, PersonDetector, iou
+from .roi import Roi, from_joints
 from .shots import ShotDetector
 
-#: A pose function: a list of network inputs -> per input (7×2 joints in input pixels, 7 confidences).
-PoseFn = Callable[[list[np.ndarray]], list[tuple[np.ndarray, np.ndarray]]]
-
-#: While a face alone keeps the box on the person, faces are looked for this often (frames);
-#: near someone whose face is not found (the pose scan found them), each fruitless search
-#: doubles the wait, up to NEAR_EVERY_MAX (further apart, pose2sim cam04 lost a third of
-#: its shoulders PCK: a face found late after a scan find is what frames the person well).
-REDETECT_EVERY = 5
-NEAR_EVERY_MAX = 10
-#: With nobody followed, each fruitless full-frame search doubles the wait before the next, up to
-#: this many frames: a full-frame search is the dearest step (65 ms at 640×360, 0.4 s at 720p),
-#: and long stretches without anyone (graphics, empty studio) should cost little.
-REDETECT_IDLE_MAX = 40
-#: While confident poses move the box with the person, faces are looked for this rarely (frames):
-#: a local search costs tens of milliseconds on 2 cores, and the poses keep the box on them.
-REDETECT_TRACKED = 30
-#: A box is held this many frames after the last face, or the last confident pose (plus the
-#: pipeline's lag), before the person counts as gone.
-HOLD_FRAMES = 25
-SMOOTHING = 0.3
+#: While someone is followed, the detector looks again this often (frames): it corrects the
+#: box's drift and size and keeps every other person's track fresh. Measured cost in
+#: benchmarks/results/detector.md.
+DETECT_EVERY = 8
+#: With nobody followed, each fruitless detection doubles the wait before the next, up to this
+#: many frames, so long stretches without anyone (graphics, empty studio) cost little.
+DETECT_IDLE_MAX = 32
+#: A track is held this long after its last detection, or its last confident pose (plus the
+#: pipeline's lag), before the person counts as gone: long enough for one person to pass behind
+#: another (tests/test_tracking.py), and never fewer than three detections' worth of frames.
+HOLD_SECONDS = 1.6
+#: How far a new detection moves a followed box (the detector is right per frame; this only
+#: steadies the box between detections).
+DETECTION_WEIGHT = 0.6
+#: A confident pose moves the followed box this far towards the pose's own crop-rule box, when the
+#: person has moved less than STILL of the box side since the pose's frame.
+POSE_WEIGHT = 0.3
+STILL = 0.1
+#: How much a new measurement of a track's velocity (between two detections) counts.
+VELOCITY_WEIGHT = 0.5
 #: Whole-frame histogram distance that is a shot cut (the pipeline's default cut threshold).
 CUT_DISTANCE = 0.5
-#: Pose feedback: head and both shoulders at least this confident move the box towards the pose.
+#: Pose feedback: a mean confidence of head and shoulders this high vouches that the person is still there.
 FEEDBACK_CONFIDENCE = 0.3
-#: Without a face, scan the frame with the pose network this often (frames), doubling after each
-#: fruitless scan up to SCAN_EVERY_MAX, so long stretches without anyone cost little. A scan
-#: whose find no confident pose ever confirms counts as fruitless too.
-SCAN_EVERY = 10
-SCAN_EVERY_MAX = 320
-#: Squares scanned, as fractions of the frame's shorter side, with half-square steps.
-SCAN_SIDES = (1.0, 0.6, 0.4)
-#: Squares per network batch in a scan: smaller batches keep the scan's memory peak low (each
-#: 256×256 input holds about 10 MB of activations in the cpu preset) at no cost in speed.
-SCAN_BATCH = 8
-#: A scanned square counts as a person when head and shoulders average at least this confidence.
-SCAN_CONFIDENCE = 0.3
-#: Where a face puts the body, in face widths (OpenCV's frontal-face box), measured on 367 labelled
-#: frames of the training videos (medians; quartiles in brackets): shoulder width 1.53 [1.43, 1.67],
-#: body scale 1.62 [1.45, 1.81], shoulder midpoint 0.94 [0.80, 1.09] below the face centre, the
-#: head label at the face centre (-0.02).
-FACE_SHOULDER_WIDTH = 1.6
-FACE_SHOULDER_DROP = 0.94
-#: Upper-body box side over face width, as roi_from_face makes it.
-BOX_PER_FACE = BOX_SIDE * FACE_SHOULDER_WIDTH
-#: While following someone, faces are looked for only near where the box puts the head: across
-#: the box grown by LOCAL_MARGIN of its side on either side, and LOCAL_MARGIN of its side above
-#: and below the head's expected height (HEAD_DEPTH of the side below the box's top edge, as
-#: roi.from_joints places boxes), at 0.75–2× the expected face size, in an image scaled so that
-#: the expected face is LOCAL_FACE_PIXELS wide. Half the area of the whole grown box, and half
-#: the time on 640×360 street video (157 → 72 ms a search, 2 busy cores); a smaller scale (32)
-#: was faster still but missed faces in held-out pose2sim video (shoulders PCK@10 34 → 12).
-LOCAL_MARGIN = 0.5
-#: The face centre lies FACE_SHOULDER_DROP face widths (0.59 body scales) above the shoulders.
-HEAD_DEPTH = (BOX_SIDE / 2 - BOX_DROP - FACE_SHOULDER_DROP / FACE_SHOULDER_WIDTH) / BOX_SIDE
-LOCAL_FACE_PIXELS = 48
+#: A detection joins a track when their boxes overlap at least this much (IoU), or when its
+#: centre is within NEAR of the track's side and its side within SIZE_RATIO of the track's.
+MATCH_IOU = 0.3
+NEAR = 0.5
+SIZE_RATIO = 1.6
 
 
-def face_cascade(name: str = "haarcascade_frontalface_default.xml") -> cv2.CascadeClassifier:
-    return cv2.CascadeClassifier(cv2.data.haarcascades + name)
+@dataclass
+class Track:
+    """One person followed over frames."""
+
+    id: int
+    roi: Roi
+    score: float
+    found: int   # frame index of the first detection
+    seen: int    # frame index of the last detection
+    posed: int = -(10**9)  # frame index of the last pose that vouched for the person
+    at: int = 0  # frame index the box is for
+    centre: tuple[float, float] = (0.0, 0.0)  # the last detection's box centre
+    velocity: tuple[float, float] = (0.0, 0.0)  # pixels a frame, from successive detections
+
+    def advance(self, index: int) -> None:
+        """Move the box on to frame `index` at the track's velocity."""
+        k = index - self.at
+        if k > 0:
+            r = self.roi
+            self.roi = Roi(r.x + k * self.velocity[0], r.y + k * self.velocity[1], r.side)
+            self.at = index
+
+    def detected(self, d: Detection, index: int) -> None:
+        """Take a new detection of this person: update velocity, box and when last seen."""
+        c = (d.roi.x + d.roi.side / 2, d.roi.y + d.roi.side / 2)
+        gap = index - self.seen
+        if gap > 0:
+            measured = ((c[0] - self.centre[0]) / gap, (c[1] - self.centre[1]) / gap)
+            a = VELOCITY_WEIGHT
+            self.velocity = ((1 - a) * self.velocity[0] + a * measured[0], (1 - a) * self.velocity[1] + a * measured[1])
+        self.advance(index)
+        self.roi, self.score, self.seen, self.centre = _blend(self.roi, d.roi, DETECTION_WEIGHT), d.score, index, c
 
 
-def roi_from_face(x: float, y: float, w: float, h: float) -> Roi:
-    """Upper-body box implied by a face box: shoulders as far out and below as measured (above)."""
-    head = np.array([x + w / 2, y + h / 2])
-    half, drop = FACE_SHOULDER_WIDTH / 2 * w, FACE_SHOULDER_DROP * w
-    joints = np.array([head, head + (-half, drop), head + (half, drop)] + [head] * 4)
-    visible = np.array([True, True, True, False, False, False, False])
-    roi = from_joints(joints, visible)
-    assert roi is not None
-    return roi
-
-
-def choose(faces: np.ndarray, rule: str, width: int, height: int) -> np.ndarray | None:
-    """Pick one face box by the --person rule: largest, center, or N (N-th from the left, from 0)."""
-    if len(faces) == 0:
+def choose(tracks: list[Track], rule: str, width: int, height: int) -> Track | None:
+    """Pick one track by the --person rule: largest (body scale), center, or N (N-th from the left, from 0)."""
+    if not tracks:
         return None
     if rule == "largest":
-        return faces[np.argmax(faces[:, 2] * faces[:, 3])]
+        return max(tracks, key=lambda t: t.roi.side)
+    centre = lambda t: (t.roi.x + t.roi.side / 2, t.roi.y + t.roi.side / 2)  # noqa: E731
     if rule == "center":
-        c = faces[:, :2] + faces[:, 2:] / 2 - [width / 2, height / 2]
-        return faces[np.argmin((c**2).sum(1))]
-    order = np.argsort(faces[:, 0])
+        return min(tracks, key=lambda t: (centre(t)[0] - width / 2) ** 2 + (centre(t)[1] - height / 2) ** 2)
+    order = sorted(tracks, key=lambda t: centre(t)[0])
     k = int(rule)
-    return faces[order[k]] if k < len(order) else None
+    return order[k] if k < len(order) else None
+
+
+def _same_person(d: Roi, t: Roi) -> float:
+    """How well a detection fits a track: its IoU, or a small positive score when it is near at a
+    like size (a fast move leaves little overlap), else 0."""
+    overlap = iou(d, t)
+    if overlap >= MATCH_IOU:
+        return overlap
+    dc = np.hypot(d.x + d.side / 2 - t.x - t.side / 2, d.y + d.side / 2 - t.y - t.side / 2)
+    ratio = max(d.side, t.side) / max(1e-6, min(d.side, t.side))
+    return 0.01 if dc <= NEAR * t.side and ratio <= SIZE_RATIO else 0.0
 
 
 class PersonTracker:
-    """Gives the region of interest of each frame, in order."""
+    """Tracks every person the detector finds and gives the region of the chosen one, frame by frame."""
 
-    def __init__(self, rule: str = "largest", input_size: int = 256, pose: PoseFn | None = None, lag: int = 0):
+    def __init__(self, rule: str = "largest", detector: PersonDetector | None = None, lag: int = 0,
+                 fps: float = 25.0, independent: bool = False):
+        """`independent`: every frame is a photo of its own (a folder of images), so people are
+        found afresh in each and nothing is carried from one to the next."""
         if not valid_person(rule):
             raise ValueError(f"--person must be largest, center or a number, not {rule!r}")
         self.rule = str(rule)
-        self.cascade = face_cascade()
-        self.confirm = face_cascade("haarcascade_frontalface_alt2.xml")
-        self.current: Roi | None = None
-        self.pose = pose
+        self.detector = detector if detector is not None else PersonDetector()
         self.lag = lag
-        # Frame indices: when the current person was found, last seen by a face, last vouched for
-        # by a pose, and last placed by a pose (confident enough to move the box).
-        self._found_at = self._faced = self._posed = self._placed = -(10**9)
-        self._by_face = False
-        self.input_size = input_size
-        self._last_scan = -SCAN_EVERY
-        self._scan_every = SCAN_EVERY
-        self._last_detect = -REDETECT_TRACKED
-        self._idle_every = REDETECT_EVERY
-        self._near_every = REDETECT_EVERY
+        self.independent = independent
+        self.hold = max(3 * DETECT_EVERY, round(HOLD_SECONDS * fps))  # frames
+        self.tracks: list[Track] = []
+        self.chosen: int | None = None   # id of the followed track
+        self._next_id = 0
+        self._last_detect = -(10**9)
+        self._idle_every = DETECT_EVERY
         # region() runs in the pipeline's preparation thread, feedback() in the network thread
         self._lock = threading.Lock()
         # cuts of the whole frame (the pipeline's detector sees only the crop this tracker chooses)
         self._shots = ShotDetector(CUT_DISTANCE, None)
         self._cut_at = -(10**9)
+        self.at = 0  # the latest frame update() has seen
+        self.detections = 0  # detector runs, for benchmarks
 
-    def faces(self, grey: np.ndarray, min_size: int = 16, max_size: int | None = None) -> np.ndarray:
-        """Confirmed face boxes (N×4: x, y, w, h) in a grey image."""
-        found = []
-        limits = {"maxSize": (max_size, max_size)} if max_size else {}
-        for x, y, w, h in self.cascade.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=5,
-                                                        minSize=(min_size, min_size), **limits):
-            pad = w // 2
-            sub = grey[max(0, y - pad): y + h + pad, max(0, x - pad): x + w + pad]
-            lo, hi = (int(w * 0.6),) * 2, (int(w * 1.6),) * 2
-            if len(self.confirm.detectMultiScale(sub, scaleFactor=1.05, minNeighbors=2, minSize=lo, maxSize=hi)):
-                found.append((x, y, w, h))
-        return np.asarray(found, dtype=np.float64).reshape(-1, 4)
+    # --- the followed person --------------------------------------------------------------------
+    def _followed(self) -> Track | None:
+        return next((t for t in self.tracks if t.id == self.chosen), None)
 
-    def detect(self, rgb: np.ndarray) -> Roi | None:
-        """The person's box from the faces in a frame: by the --person rule when nobody is being
-        followed yet, else the face nearest the current box (so the choice stays with one person),
-        looked for only around that box."""
-        current = self.current
-        if current is not None:
-            return self._detect_near(rgb, current)
-        grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-        scale = 1.0
-        if max(grey.shape) > 960:
-            scale = 960 / max(grey.shape)
-            grey = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        faces = self.faces(grey) / scale
-        h, w = rgb.shape[:2]
-        face = choose(faces, self.rule, w, h)
-        return None if face is None else roi_from_face(*face)
+    @property
+    def current(self) -> Roi | None:
+        """The followed person's box, or None."""
+        with self._lock:
+            t = self._followed()
+            return None if t is None else t.roi
 
-    def _detect_near(self, rgb: np.ndarray, current: Roi) -> Roi | None:
-        h, w = rgb.shape[:2]
-        m = LOCAL_MARGIN * current.side
-        head_y = current.y + HEAD_DEPTH * current.side
-        x0, y0 = max(0, int(current.x - m)), max(0, int(head_y - m))
-        x1, y1 = min(w, int(current.x + current.side + m)), min(h, int(head_y + m))
-        if x1 - x0 < 16 or y1 - y0 < 16:
-            return None
-        face_w = current.side / BOX_PER_FACE
-        scale = float(np.clip(LOCAL_FACE_PIXELS / face_w, 0.1, 2.0))  # small faces are enlarged too
-        grey = cv2.cvtColor(rgb[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY)
-        if scale != 1.0:
-            interp = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
-            grey = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=interp)
-        lo = max(16, int(0.75 * face_w * scale))
-        faces = self.faces(grey, lo, max(lo + 1, int(2 * face_w * scale)))
-        if not len(faces):
-            return None
-        faces = faces / scale + [x0, y0, 0, 0]
-        c = np.array([current.x + current.side / 2, current.y + current.side / 2])
-        d = np.linalg.norm(faces[:, :2] + faces[:, 2:] / 2 - c, axis=1)
-        k = int(np.argmin(d))
-        return roi_from_face(*faces[k]) if d[k] < 0.75 * current.side else None
+    def feedback(self, joints: np.ndarray, confidence: np.ndarray, index: int) -> None:
+        """Let a confident pose (head and shoulders, frame pixels) of frame `index` vouch that the
+        followed person is still there, and refine their box when they move so little that the
+        pose, `lag` frames old, still shows where they are: the pose's crop-rule box is the one
+        the pose network was trained on, steadier than the detector's for a person sitting still."""
+        if float(confidence[:3].mean()) < FEEDBACK_CONFIDENCE:
+            return
+        visible = confidence >= FEEDBACK_CONFIDENCE
+        found = from_joints(joints, visible) if visible[:3].all() else None
+        with self._lock:
+            t = self._followed()
+            if t is None or index < self._cut_at or index < t.found:  # a pose of a shot or person before
+                return
+            t.posed = max(t.posed, index)
+            drift = np.hypot(*t.velocity) * (self.at - index)  # how far they moved since the pose
+            alike = found is not None and 1 / SIZE_RATIO < found.side / t.roi.side < SIZE_RATIO
+            if alike and drift < STILL * t.roi.side:
+                t.roi = _blend(t.roi, found, POSE_WEIGHT)
+
+    # --- every frame ----------------------------------------------------------------------------
+    def update(self, rgb: np.ndarray, index: int) -> list[Track]:
+        """Bring the tracks up to this frame (detecting when it is time) and return them."""
+        self.at = index
+        if self.independent or self._cut(rgb, index):
+            with self._lock:
+                self.tracks, self.chosen, self._cut_at = [], None, index
+            self._last_detect, self._idle_every = -(10**9), DETECT_EVERY
+        with self._lock:
+            for t in self.tracks:
+                t.advance(index)
+        every = DETECT_EVERY if self.tracks else self._idle_every
+        if index - self._last_detect >= every:
+            self._last_detect = index
+            found = self.detector(rgb)
+            self.detections += 1
+            with self._lock:
+                self._associate(found, index)
+            if not self.tracks:
+                self._idle_every = min(2 * every, DETECT_IDLE_MAX)
+        with self._lock:
+            self.tracks = [t for t in self.tracks
+                           if index <= max(t.seen, t.posed + self.lag) + self.hold]
+            return list(self.tracks)
+
+    def region(self, rgb: np.ndarray, index: int) -> Roi | None:
+        """The followed person's box for this frame (chosen by the --person rule when nobody is)."""
+        tracks = self.update(rgb, index)
+        with self._lock:
+            t = self._followed()
+            if t is None:
+                h, w = rgb.shape[:2]
+                t = choose(tracks, self.rule, w, h)
+                self.chosen = None if t is None else t.id
+            return None if t is None else t.roi
+
+    def _associate(self, found: list[Detection], index: int) -> None:
+        """Greedy matching, best fit first: each detection joins at most one track and each track
+        takes at most one detection; the rest start new tracks."""
+        pairs = sorted(((_same_person(d.roi, t.roi), i, k) for i, d in enumerate(found)
+                        for k, t in enumerate(self.tracks)), reverse=True)
+        used_d: set[int] = set()
+        used_t: set[int] = set()
+        for fit, i, k in pairs:
+            if fit <= 0:
+                break
+            if i in used_d or k in used_t:
+                continue
+            used_d.add(i)
+            used_t.add(k)
+            self.tracks[k].detected(found[i], index)
+        for i, d in enumerate(found):
+            if i not in used_d:
+                c = (d.roi.x + d.roi.side / 2, d.roi.y + d.roi.side / 2)
+                self.tracks.append(Track(self._next_id, d.roi, d.score, index, index, at=index, centre=c))
+                self._next_id += 1
 
     def _cut(self, rgb: np.ndarray, index: int) -> bool:
         """Whether this frame starts a new shot of the whole frame (shots.ShotDetector, gaps off)."""
         before = self._shots.segment
         return self._shots.update(rgb, 0.0, index) != before
-
-    def feedback(self, joints: np.ndarray, confidence: np.ndarray, index: int) -> None:
-        """Let a confident pose (head and shoulders, frame pixels) of frame `index` refine the box
-        for later frames and vouch that the person is still there.
-
-        The pipeline calls this as frames are pooled, about `lag` frames behind the frame being
-        cropped, which is fine for a box that is smoothed anyway.
-        """
-        visible = confidence >= FEEDBACK_CONFIDENCE
-        found = from_joints(joints, visible) if visible[:3].all() else None
-        # A pose as confident as the scan needs to find someone vouches for the person even when
-        # one of head and shoulders is too weak to place the box: else a person the scan found
-        # would be dropped and searched for again (half a second) every few seconds.
-        vouch = float(confidence[:3].mean()) >= SCAN_CONFIDENCE
-        with self._lock:
-            if self.current is None or index < self._cut_at:  # a pose of the shot before a cut
-                return
-            if found is not None and found.side < 2.5 * self.current.side:
-                self.current = _blend(self.current, found, SMOOTHING)
-                self._placed = max(self._placed, index)
-                vouch = True
-            if vouch:
-                self._posed = max(self._posed, index)
-                self._scan_every = SCAN_EVERY
-
-    def scan(self, rgb: np.ndarray) -> Roi | None:
-        """Find a person with the pose network: the most confident of overlapping squares."""
-        if self.pose is None:
-            return None
-        h, w = rgb.shape[:2]
-        candidates = []
-        for frac in SCAN_SIDES:
-            side = frac * min(h, w)
-            step = side / 2
-            for y in np.arange(0, max(1.0, h - side + 1), step):
-                for x in np.arange(0, max(1.0, w - side + 1), step):
-                    candidates.append(Roi(float(x), float(y), float(side)))
-        square, refined, best_score = None, None, SCAN_CONFIDENCE
-        for i in range(0, len(candidates), SCAN_BATCH):
-            batch = candidates[i:i + SCAN_BATCH]
-            for roi, (pts, conf) in zip(batch, self.pose([crop(rgb, r, self.input_size) for r in batch]), strict=True):
-                score = float(conf[:3].mean())
-                if score > best_score:
-                    joints = roi.to_frame(pts.astype(np.float64), self.input_size)
-                    square, refined, best_score = roi, from_joints(joints, conf >= SCAN_CONFIDENCE), score
-        if square is None or refined is None:
-            return square
-        # The box refined from the square's joints frames the person at body scale, if they are
-        # real: one more look at it confirms them. A find whose refined box loses the head and
-        # shoulders (a half-seen or misplaced pose) falls back to the confident square itself.
-        _, conf = self.pose([crop(rgb, refined, self.input_size)])[0]
-        return refined if float(conf[:3].mean()) >= SCAN_CONFIDENCE else square
-
-    def region(self, rgb: np.ndarray, index: int) -> Roi | None:
-        """The box for this frame. Faces are looked for every REDETECT_TRACKED frames while
-        confident poses move the box, every REDETECT_EVERY otherwise (backing off while they are
-        not found), and ever more rarely (up to REDETECT_IDLE_MAX) while nobody is found. The
-        box is dropped HOLD_FRAMES after the last face or the last pose that vouched for it
-        (allowing for the lag). A shot cut (the whole frame's colours change at once) drops the
-        person and looks for one at once: the box of another shot frames nobody here."""
-        if self._cut(rgb, index):
-            with self._lock:
-                self.current, self._cut_at = None, index
-                self._found_at = self._faced = self._posed = self._placed = -(10**9)
-            self._last_detect = self._last_scan = -(10**9)
-            self._idle_every, self._scan_every = REDETECT_EVERY, SCAN_EVERY
-        with self._lock:
-            current = self.current
-            placed = current is not None and self._placed + self.lag + HOLD_FRAMES >= index
-        if current is None:
-            every = self._idle_every
-        elif placed:
-            every = REDETECT_TRACKED
-        else:
-            every = self._near_every
-        if index - self._last_detect >= every:
-            self._last_detect = index
-            found = self.detect(rgb)
-            by_face = found is not None
-            if current is not None:  # a local search: fruitless ones back off, as full-frame ones do
-                self._near_every = REDETECT_EVERY if by_face else min(2 * every, NEAR_EVERY_MAX)
-            if found is None and current is None and index - self._last_scan >= self._scan_every:
-                self._last_scan = index
-                found = self.scan(rgb)
-                if found is None:  # a find counts once a pose confirms it (feedback, region)
-                    self._scan_every = min(2 * self._scan_every, SCAN_EVERY_MAX)
-            if current is None:
-                self._idle_every = REDETECT_EVERY if found is not None else min(2 * every, REDETECT_IDLE_MAX)
-            if found is not None:
-                with self._lock:
-                    if self.current is None:
-                        self.current, self._found_at = found, index
-                        self._near_every = REDETECT_EVERY
-                    else:
-                        self.current = _blend(self.current, found, SMOOTHING)
-                    self._by_face = by_face
-                    if by_face:
-                        self._faced = index
-        with self._lock:
-            held = max(self._faced, self._found_at + self.lag, self._posed + self.lag) + HOLD_FRAMES
-            if self.current is not None and index > held:
-                if not self._by_face and self._posed < self._found_at:
-                    # the scan's find was never confirmed by a pose: as fruitless as no find
-                    self._scan_every = min(2 * self._scan_every, SCAN_EVERY_MAX)
-                self.current = None
-            return self.current
 
 
 def _blend(a: Roi, b: Roi, k: float) -> Roi:

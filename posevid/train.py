@@ -11,6 +11,8 @@ import csv
 import math
 import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -214,24 +216,101 @@ def validation_scores(net: torch.nn.Module, val: TrainingData, dev: torch.device
             "mean": float(pck.mean())}
 
 
+class RunLogs:
+    """A run's curves as it goes: loss.csv every few steps and validation.csv at each validation,
+    started with their headers, appended to when the run resumes, flushed at every row."""
+
+    def __init__(self, out: Path, resume: bool, loss_header: list[str], validation_header: list[str] | None):
+        mode = "a" if resume and (out / LOG).exists() else "w"
+        self._files = [open(out / LOG, mode, newline="")]
+        if validation_header is not None:
+            self._files.append(open(out / VALIDATION_LOG, mode, newline=""))
+        if mode == "w":
+            for f, header in zip(self._files, (loss_header, validation_header), strict=False):
+                csv.writer(f).writerow(header)
+
+    def loss(self, row: list[Any]) -> None:
+        self._write(0, row)
+
+    def validation(self, row: list[Any]) -> None:
+        self._write(1, row)
+
+    def _write(self, k: int, row: list[Any]) -> None:
+        csv.writer(self._files[k]).writerow(row)
+        self._files[k].flush()
+
+    def close(self) -> None:
+        for f in self._files:
+            f.close()
+
+
+def training_device(device: str) -> torch.device:
+    """`auto`: CUDA when there is one, else the CPU; otherwise the device named."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def resume_from(ckpt_path: Path, net: torch.nn.Module, opt: torch.optim.Optimizer, dev: torch.device,
+                resume: bool) -> tuple[int, float]:
+    """Load a run's checkpoint into net and optimizer when resuming; (step, elapsed seconds)."""
+    if not resume:
+        return 0, 0.0
+    if not ckpt_path.exists():
+        raise PosevidError(f"{ckpt_path}: no checkpoint to resume from")
+    ck = torch.load(ckpt_path, map_location=dev, weights_only=True)
+    net.load_state_dict(ck["net"])
+    opt.load_state_dict(ck["opt"])
+    return int(ck["step"]), float(ck["elapsed"])
+
+
+def save_checkpoint(ckpt_path: Path, net: torch.nn.Module, opt: torch.optim.Optimizer, step: int,
+                    elapsed: float) -> None:
+    with replacing(ckpt_path) as tmp:
+        torch.save({"net": net.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": elapsed}, tmp)
+
+
+@contextmanager
+def stop_on_signal() -> Iterator[dict[str, bool]]:
+    """Ctrl-C and SIGTERM set stop["now"] instead of killing the run, so that the loop ends its
+    step, saves its checkpoint and exports; the old handlers come back at the end."""
+    stop = {"now": False}
+
+    def on_signal(signum, frame):  # noqa: ANN001
+        stop["now"] = True
+
+    old = signal.signal(signal.SIGINT, on_signal), signal.signal(signal.SIGTERM, on_signal)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, old[0])
+        signal.signal(signal.SIGTERM, old[1])
+
+
+def finish_run(out: Path, step: int, export: Path, stopped: bool) -> Path:
+    """Draw the run's curves (when matplotlib is there) and say how to go on if it was stopped."""
+    try:
+        from .plot_curves import plot_curves  # noqa: PLC0415
+
+        plot_curves(out, out / "curves.png")
+    except ImportError:  # matplotlib is an optional extra; the CSV curves are always written
+        pass
+    if stopped:
+        raise Interrupted(f"interrupted at step {step}: checkpoint saved in {out} and weights exported to {export}; "
+                          "add --resume to the same command to continue")
+    return export
+
+
 def train(cfg: dict[str, Any], resume: bool = False, device: str = "auto", progress: bool = True,
           max_steps: int | None = None) -> Path:
     """Run (or resume) a spatial/fusion training run; returns the exported weight file."""
-    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
-                       ("cpu" if device == "auto" else device))
+    dev = training_device(device)
     out = Path(cfg["out"])
     out.mkdir(parents=True, exist_ok=True)
     net = _initial(cfg, dev)
     opt = make_optimizer(net, cfg)
-    step, elapsed = 0, 0.0
     ckpt_path = out / CHECKPOINT
-    if resume and ckpt_path.exists():
-        ck = torch.load(ckpt_path, map_location=dev, weights_only=True)
-        net.load_state_dict(ck["net"])
-        opt.load_state_dict(ck["opt"])
-        step, elapsed = int(ck["step"]), float(ck["elapsed"])
-    elif resume:
-        raise PosevidError(f"{ckpt_path}: no checkpoint to resume from")
+    step, elapsed = resume_from(ckpt_path, net, opt, dev, resume)
     use_fusion = cfg["stage"] == "fusion"
     coordinate = cfg["stage"] == "coordinate"
     data = TrainingData(cfg, net.preset.input_size, net.preset.heatmap_size)
@@ -240,86 +319,55 @@ def train(cfg: dict[str, Any], resume: bool = False, device: str = "auto", progr
     amp, amp_dtype = autocast(cfg, dev)
     scaler = torch.amp.GradScaler("cuda", enabled=amp and amp_dtype == torch.float16)
 
-    def save_checkpoint() -> None:
-        with replacing(ckpt_path) as tmp:
-            torch.save({"net": net.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": elapsed}, tmp)
-
-    stop = {"now": False}
-
-    def on_signal(signum, frame):  # noqa: ANN001
-        stop["now"] = True
-
-    old = signal.signal(signal.SIGINT, on_signal), signal.signal(signal.SIGTERM, on_signal)
-    log_new = not (out / LOG).exists() or not resume
-    log = open(out / LOG, "w" if log_new else "a", newline="")
-    writer = csv.writer(log)
-    if log_new:
-        writer.writerow(["step", "loss", "spatial", "fusion", "lr", "images_per_s", "elapsed_s"])
-    val_log = open(out / VALIDATION_LOG, "w" if log_new else "a", newline="") if val is not None else None
-    val_writer = csv.writer(val_log) if val_log is not None else None
-    if val_writer is not None and log_new:
-        val_writer.writerow(["step", "loss", *JOINT_TYPES, "mean", "elapsed_s"])
+    logs = RunLogs(out, resume, ["step", "loss", "spatial", "fusion", "lr", "images_per_s", "elapsed_s"],
+                   ["step", "loss", *JOINT_TYPES, "mean", "elapsed_s"] if val is not None else None)
 
     def validate() -> None:
         row = validation_scores(net, val, dev, amp, amp_dtype)
-        val_writer.writerow([step, f"{row.pop('loss'):.5f}", *(f"{row[k]:.1f}" for k in (*JOINT_TYPES, "mean")),
-                             f"{elapsed:.0f}"])
-        val_log.flush()
+        logs.validation([step, f"{row.pop('loss'):.5f}", *(f"{row[k]:.1f}" for k in (*JOINT_TYPES, "mean")),
+                         f"{elapsed:.0f}"])
         bar.write(f"step {step}: validation PCK " + ", ".join(f"{k} {v:.1f}" for k, v in row.items()))
 
     total = cfg["iterations"] if max_steps is None else min(cfg["iterations"], step + max_steps)
     bar = tqdm(total=total, initial=step, disable=not progress, unit="it", dynamic_ncols=True)
     last_ckpt = time.time()
-    try:
-        net.train()
-        while step < total and not stop["now"]:
-            t0 = time.time()
-            for g in opt.param_groups:
-                g["lr"] = learning_rate(cfg, step)
-            x, target, w, joints = (t.to(dev, non_blocking=True) for t in data.batch(step))
-            with torch.autocast(dev.type, dtype=amp_dtype, enabled=amp):
-                pred = net(x)
-            if coordinate:
-                ls = coordinate_loss(pred, joints, w, net.preset.input_size)
-                lf = torch.zeros((), device=dev)
-            else:
-                ls = heatmap_loss(pred[0], target, w)
-                lf = heatmap_loss(pred[1], target, w) if use_fusion else torch.zeros((), device=dev)
-            loss = ls + lf
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
-            step += 1
-            dt = time.time() - t0
-            elapsed += dt
-            if step % cfg["log_every"] == 0 or step == total:
-                writer.writerow([step, f"{loss.item():.5f}", f"{ls.item():.5f}", f"{lf.item():.5f}",
-                                 f"{learning_rate(cfg, step - 1):.2e}", f"{len(x) / dt:.1f}", f"{elapsed:.0f}"])
-                log.flush()
-            bar.set_postfix(loss=f"{loss.item():.4f}", img_s=f"{len(x) / dt:.1f}")
-            bar.update(1)
-            if val is not None and (step % cfg.get("validate_every", 500) == 0 or step == total):
-                validate()
-            if time.time() - last_ckpt > 60 * cfg["checkpoint_minutes"]:
-                save_checkpoint()
-                last_ckpt = time.time()
-    finally:
-        bar.close()
-        save_checkpoint()
-        log.close()
-        if val_log is not None:
-            val_log.close()
-        signal.signal(signal.SIGINT, old[0])
-        signal.signal(signal.SIGTERM, old[1])
+    with stop_on_signal() as stop:
+        try:
+            net.train()
+            while step < total and not stop["now"]:
+                t0 = time.time()
+                for g in opt.param_groups:
+                    g["lr"] = learning_rate(cfg, step)
+                x, target, w, joints = (t.to(dev, non_blocking=True) for t in data.batch(step))
+                with torch.autocast(dev.type, dtype=amp_dtype, enabled=amp):
+                    pred = net(x)
+                if coordinate:
+                    ls = coordinate_loss(pred, joints, w, net.preset.input_size)
+                    lf = torch.zeros((), device=dev)
+                else:
+                    ls = heatmap_loss(pred[0], target, w)
+                    lf = heatmap_loss(pred[1], target, w) if use_fusion else torch.zeros((), device=dev)
+                loss = ls + lf
+                opt.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
+                step += 1
+                dt = time.time() - t0
+                elapsed += dt
+                if step % cfg["log_every"] == 0 or step == total:
+                    logs.loss([step, f"{loss.item():.5f}", f"{ls.item():.5f}", f"{lf.item():.5f}",
+                               f"{learning_rate(cfg, step - 1):.2e}", f"{len(x) / dt:.1f}", f"{elapsed:.0f}"])
+                bar.set_postfix(loss=f"{loss.item():.4f}", img_s=f"{len(x) / dt:.1f}")
+                bar.update(1)
+                if val is not None and (step % cfg.get("validate_every", 500) == 0 or step == total):
+                    validate()
+                if time.time() - last_ckpt > 60 * cfg["checkpoint_minutes"]:
+                    save_checkpoint(ckpt_path, net, opt, step, elapsed)
+                    last_ckpt = time.time()
+        finally:
+            bar.close()
+            save_checkpoint(ckpt_path, net, opt, step, elapsed)
+            logs.close()
     export = _export(cfg, net.cpu(), step, elapsed, device=str(dev), samples=len(data))
-    try:
-        from .plot_curves import plot_curves  # noqa: PLC0415
-
-        plot_curves(out, out / "curves.png")
-    except ImportError:  # matplotlib is an optional extra; the CSV curves are always written
-        pass
-    if stop["now"]:
-        raise Interrupted(f"interrupted at step {step}: checkpoint saved in {out} and weights exported to {export}; "
-                          "add --resume to the same command to continue")
-    return export
+    return finish_run(out, step, export, stop["now"])

@@ -59,6 +59,82 @@ def draw_figure(img: np.ndarray, joints: np.ndarray, scale: float, face: bool = 
     return img
 
 
+ROOT = Path(__file__).resolve().parents[1]
+SIGNER = ROOT / "examples" / "signer.mp4"
+
+
+def signer() -> tuple[list[np.ndarray], np.ndarray]:
+    """The committed example clip (a real person signing, examples/NOTICE.md): its frames (RGB)
+    and her head and shoulders in the first frame (3×2), from tests/data/signer_mediapipe.json."""
+    import json  # noqa: PLC0415
+
+    with av.open(str(SIGNER)) as f:
+        frames = [fr.to_ndarray(format="rgb24") for fr in f.decode(video=0)]
+    ref = json.loads((ROOT / "tests" / "data" / "signer_mediapipe.json").read_text())["frames"][0]["joints"]
+    return frames, np.array([ref[k][:2] for k in ("head", "right_shoulder", "left_shoulder")], dtype=np.float64)
+
+
+def paste_person(img: np.ndarray, person: np.ndarray, anchor: np.ndarray, cx: float, cy: float, height: float,
+                 flip: bool = False) -> np.ndarray:
+    """Paste a person's frame scaled to `height` pixels with its shoulder midpoint at (cx, cy);
+    returns the head and shoulders (3×2) where they land (mirrored left/right when flip)."""
+    k = height / person.shape[0]
+    small = cv2.resize(person, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
+    pts = anchor * k
+    if flip:
+        small = np.ascontiguousarray(small[:, ::-1])
+        pts = np.stack([small.shape[1] - 1 - pts[:, 0], pts[:, 1]], 1)[[0, 2, 1]]
+    mid = (pts[1] + pts[2]) / 2
+    x0, y0 = int(round(cx - mid[0])), int(round(cy - mid[1]))
+    h, w = img.shape[:2]
+    sx0, sy0 = max(0, -x0), max(0, -y0)
+    dx0, dy0 = max(0, x0), max(0, y0)
+    dx1, dy1 = min(w, x0 + small.shape[1]), min(h, y0 + small.shape[0])
+    if dx1 > dx0 and dy1 > dy0:
+        img[dy0:dy1, dx0:dx1] = small[sy0:sy0 + dy1 - dy0, sx0:sx0 + dx1 - dx0]
+    return pts + [x0, y0]
+
+
+def people_video(path: Path, people: list[dict], frames: int = 30, size: tuple[int, int] = (640, 360),
+                 fps: int = 25, cuts: tuple[int, ...] = (), bars: int = 0) -> list[list[np.ndarray | None]]:
+    """Encode a video of real people (the example clip's signer, pasted) over a texture.
+
+    Each person is a dict: x, y (shoulder midpoint at frame 0, pixels), height (pixels of the pasted
+    clip), dx (pixels a frame), flip, and the frames [start, stop) they are in view. Later people are
+    drawn in front. Scenes change at `cuts` (another texture); `bars` blacks out that many rows at
+    the top and bottom (a letterboxed broadcast). Returns, per frame, each person's
+    head and shoulders (3×2 frame pixels) or None when out of view.
+    """
+    clip, anchor = signer()
+    w, h = size
+    tints = [(1.0, 1.0, 1.0), (0.4, 0.7, 1.2), (1.2, 0.8, 0.4), (0.6, 1.2, 0.6)]  # a cut changes the colours
+    bgs = [np.clip(texture(h, w, seed=10 + i) * tints[i % 4], 0, 255).astype(np.uint8) for i in range(len(cuts) + 1)]
+    truth: list[list[np.ndarray | None]] = []
+    scene = 0
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("libx264", rate=fps)
+        vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
+        for i in range(frames):
+            scene += i in cuts
+            img = bgs[scene].copy()
+            row: list[np.ndarray | None] = []
+            for p in people:
+                if p.get("start", 0) <= i < p.get("stop", frames):
+                    row.append(paste_person(img, clip[i % len(clip)], anchor, p["x"] + p.get("dx", 0.0) * i, p["y"],
+                                            p["height"], p.get("flip", False)))
+                else:
+                    row.append(None)
+            truth.append(row)
+            if bars:
+                img[:bars] = 0
+                img[-bars:] = 0
+            for packet in vs.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                out.mux(packet)
+        for packet in vs.encode(None):
+            out.mux(packet)
+    return truth
+
+
 def make_video(path: Path, frames: int = 20, size: tuple[int, int] = (160, 120), fps: int = 25,
                audio: bool = False, rotation: int = 0, codec: str = "libx264", moving: bool = True,
                pix_fmt: str = "yuv420p", cuts: tuple[int, ...] = (), fmt: str | None = None,

@@ -64,15 +64,15 @@ def test_interlaced_stream_is_detected_and_deinterlaced(tmp_path, tiny_model):
 
 
 def test_black_bars_do_not_move_the_region_and_the_overlay_keeps_the_full_frame(tmp_path, tiny_model):
-    from synth import count_frames
+    from synth import count_frames, people_video
 
     video = tmp_path / "letterboxed.mp4"
-    truth = make_video(video, frames=8, size=(640, 360), figures=[(0.6, 0.55, 0.14)], moving=False, bars=60)
+    truth = [row[0] for row in people_video(video, [{"x": 380, "y": 200, "height": 150}], frames=8, bars=60)]
     r = CliRunner().invoke(main, ["annotate", str(video), "-o", str(tmp_path / "o"), "--model", str(tiny_model),
                                   "-q", "--show-box"])
     assert r.exit_code == 0, r.output
     doc = json.loads((tmp_path / "o" / "letterboxed.json").read_text())
     x, y, w, h = doc["frames"][-1]["box"]
-    shoulders = (truth[0][1] + truth[0][2]) / 2
+    shoulders = truth[0][1:].mean(0)
     assert x < shoulders[0] < x + w and y < shoulders[1] < y + h
     assert count_frames(tmp_path / "o" / "letterboxed.mp4")[3] == (640, 360)

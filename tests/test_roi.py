@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 
 from posevid.roi import BOX_DROP, BOX_SIDE, body_box, body_scale, crop, from_joints
-from posevid.tracking import FACE_SHOULDER_DROP, FACE_SHOULDER_WIDTH, roi_from_face
 
 # head, right shoulder, left shoulder, right elbow, left elbow, right wrist, left wrist (frame pixels)
 POSE = np.array([[200, 100], [160, 160], [240, 160], [120, 220], [280, 220], [60, 140], [340, 140]], float)
@@ -34,15 +33,24 @@ def test_no_box_without_head_and_both_shoulders_for_training_but_a_fallback_for_
     assert from_joints(POSE, np.eye(7, dtype=bool)[0]) is None  # one joint: no box at all
 
 
-def test_a_face_gives_the_box_of_the_body_it_belongs_to():
-    w = 50.0
-    face = roi_from_face(175, 75, w, w)  # centred on the head of POSE-like geometry
-    head = np.array([200.0, 100.0])
-    shoulders = head + [[-FACE_SHOULDER_WIDTH / 2 * w, FACE_SHOULDER_DROP * w], [FACE_SHOULDER_WIDTH / 2 * w,
-                                                                                  FACE_SHOULDER_DROP * w]]
-    joints = np.vstack([head, shoulders, np.zeros((4, 2))])
-    expected = body_box(joints, np.array([1, 1, 1, 0, 0, 0, 0], bool))
-    assert np.allclose([face.x, face.y, face.side], [expected.x, expected.y, expected.side])
+def test_detector_targets_decode_to_the_crop_rule_box():
+    """What the detector is trained to output for a person decodes to that person's crop-rule
+    box, in frame pixels, however the frame was scaled for the detector."""
+    import torch
+
+    from posevid.detector import decode
+    from posevid.roi import Roi
+    from posevid.train_detector import targets
+
+    box = body_box(POSE, ALL)
+    scale = 0.5  # frame pixels to detector input pixels
+    small = Roi(box.x * scale, box.y * scale, box.side * scale)
+    score, reg, mask = targets([[small]], 384, 224)
+    out = torch.cat([torch.logit(score.clamp(1e-4, 1 - 1e-4))[:, None], reg], 1)[0]
+    found = decode(out, scale)
+    assert len(found) == 1
+    r = found[0].roi
+    assert np.allclose([r.x, r.y, r.side], [box.x, box.y, box.side], atol=0.5)
 
 
 def test_crop_maps_the_box_onto_the_input_and_back():

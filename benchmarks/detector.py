@@ -1,0 +1,112 @@
+"""The person detector: recall and precision on held-out frames, and its time against the pose network's.
+
+    python benchmarks/detector.py [--detector FILE] [--config configs/detector.yaml]
+
+Held-out people only (the `validation` sources of the detector's training config: LSP Extended
+9801-10000 and single-person teacher-labelled clips that no training saw):
+
+- composed frames: the training rule's frames (any size and place, several people, nobody) drawn
+  with a fixed seed from held-out people and backgrounds;
+- wide frames: each held-out photo at its native size, off-centre in a 1280×720 frame of clutter;
+- video frames: every 10th labelled frame of the held-out clips, as they are.
+
+A person is found when a detection's centre is within 0.25 of the labelled box's side and its
+side within 1.5× (train_detector.matches). Time: ms a frame at 640×360 and 1280×720 on the CPU,
+as a ratio to the pose network's ms a frame (default model, batch 8, same process); the tracker
+runs the detector every tracking.DETECT_EVERY frames while it follows someone. Writes
+benchmarks/results/detector.md.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from common import ROOT, default_model, machine, markdown_table, parser, publish
+
+from posevid import detector as det
+from posevid.config import section
+from posevid.datasets import iterate_sources
+from posevid.roi import Roi
+from posevid.tracking import DETECT_EVERY
+from posevid.train_detector import DetectorData, held_out_frames, matches, place_native
+from posevid.weights import load
+
+
+def score(detector: det.PersonDetector, frames: list[tuple[np.ndarray, list[Roi]]]) -> list[float]:
+    """[recall %, precision %, frames] with the detector as the tracker calls it (frame pixels)."""
+    hits = n_true = n_found = 0
+    for img, truth in frames:
+        found = [d.roi for d in detector(img)]
+        hits += matches(found, truth)
+        n_true += len(truth)
+        n_found += len(found)
+    return [round(100 * hits / max(1, n_true), 1), round(100 * hits / max(1, n_found), 1), len(frames)]
+
+
+def wide_frames(cfg: dict, data: DetectorData) -> list[tuple[np.ndarray, list[Roi]]]:
+    """Held-out photos at native size in 1280×720 clutter (photos only: video frames are too big)."""
+    out = []
+    photos = [p for p in data.people if not p.video and max(p.image.shape[:2]) < 700]
+    for i, p in enumerate(photos):
+        rng = np.random.default_rng([2, i])
+        bg = data.backgrounds[i % len(data.backgrounds)] if data.backgrounds and i % 2 else None
+        frame, (dx, dy) = place_native(p.image, rng, bg)
+        out.append((frame, [Roi(p.box.x + dx, p.box.y + dy, p.box.side)]))
+    return out
+
+
+def video_frames(data: DetectorData) -> list[tuple[np.ndarray, list[Roi]]]:
+    videos = [p for p in data.people if p.video]
+    return [(p.image, [p.box]) for p in videos[::2]]
+
+
+def ms_per_call(fn, x, repeats: int = 20) -> float:  # noqa: ANN001
+    fn(x)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        fn(x)
+    return 1000 * (time.perf_counter() - start) / repeats
+
+
+def main() -> None:
+    ap = parser(__doc__, "detector", video=False)
+    ap.add_argument("--detector", type=Path, default=det.shipped_detector())
+    ap.add_argument("--config", type=Path, default=ROOT / "configs" / "detector.yaml")
+    args = ap.parse_args()
+    cfg = section("train", args.config)
+    cfg["detector"]["frame_every"] = 10
+    detector = det.PersonDetector(args.detector)
+    held = DetectorData(cfg, "validation")
+    sets = {"composed frames (training rule, held-out people)": held_out_frames(held),
+            "held-out photos at native size in 1280×720": wide_frames(cfg, held),
+            "held-out video frames as they are": video_frames(held)}
+    rows = []
+    for name, frames in sets.items():
+        rows.append([name, *score(detector, frames)])
+        print(f"{name}: recall {rows[-1][1]}, precision {rows[-1][2]}", flush=True)
+    net = load(default_model())[0].to(memory_format=torch.channels_last)
+    size = net.preset.input_size
+    x = torch.rand(8, 3, size, size).contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        pose_ms = ms_per_call(net, x) / 8
+    times = [["pose network (default model, fp32, batch 8)", round(pose_ms, 2), 1.0, "-"]]
+    for w, h in ((640, 360), (1280, 720)):
+        img = cv2.resize(sets["held-out video frames as they are"][0][0], (w, h))
+        ms = ms_per_call(detector, img)
+        times.append([f"detector, one {w}×{h} frame", round(ms, 2), round(ms / pose_ms, 2),
+                      round(ms / DETECT_EVERY / pose_ms, 3)])
+    n_people = len(iterate_sources(cfg["validation"]))
+    text = (f"Detector `{args.detector.name}`, threshold {detector.threshold}. Machine: {machine()}. "
+            f"Held-out sources: {n_people} labelled samples.\n\n"
+            + markdown_table(["held-out frames", "recall %", "precision %", "frames"], rows)
+            + "\n\nTime (CPU, torch threads as set):\n\n"
+            + markdown_table(["what", "ms a frame", "× pose network",
+                              f"× pose network, run every {DETECT_EVERY} frames"], times))
+    publish(text, args.out)
+
+
+if __name__ == "__main__":
+    main()

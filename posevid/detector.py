@@ -1,0 +1,221 @@
+"""The person detector: a small fully convolutional network that finds every upper body in a
+whole frame and gives, per person, the crop the pose network is trained on (roi.body_box).
+
+Why a network: the hand-made finder before it (two Haar face cascades, then the pose network
+scanned over the frame) needed a frontal face or a large person, saw one person at a time and
+missed people small in a wide frame (0.0 PCK on ../shared/eval/lsp80_wide). This net is
+trained (posevid/train_detector.py) on labelled people composed into wide frames at every size
+and place, on real video frames, and on frames with nobody in them.
+
+It reads the frame shrunk so that its long side is DET_SIZE pixels and predicts, on a grid
+of STRIDE pixels, "objects as points" (Zhou et al. 2019): a score map that peaks at each
+person's box centre, the centre's offset within its cell, and the box side (log). A box is
+exactly roi.body_box of the person's joints: 4.5 body scales, 0.1 below the shoulders.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.functional import max_pool2d
+
+from .atomic import replacing
+from .errors import ModelError
+from .roi import Roi
+
+#: Long side of the detector's input in pixels: a person whose box is 40 px on a 1280×720 frame
+#: (body scale 9 px, LSP photos at native size) is still 12 px wide there.
+DET_SIZE = 384
+#: Output grid step in input pixels; the input is padded to a multiple of PAD.
+STRIDE = 8
+PAD = 16
+#: Channel widths: stem (1/2), 1/4, 1/8, 1/16.
+WIDTHS = (16, 24, 48, 64)
+#: A peak of the score map at least this high is a person: the best balance of recall and
+#: precision on held-out frames among 0.15-0.4 (models/posevid-detector.md).
+SCORE_THRESHOLD = 0.3
+#: A detection whose box overlaps a stronger one by more than this (IoU), or whose centre is
+#: within SAME_CENTRE of the larger box's side from its centre, is the same person.
+NMS_IOU = 0.4
+SAME_CENTRE = 0.2
+MAGIC = "posevid-detector"
+DETECTOR_FILE = "posevid-detector.pt"
+
+
+def shipped_detector() -> Path:
+    """The detector weights shipped inside the installed package (models/ in a checkout)."""
+    return Path(str(resources.files("posevid.models").joinpath(DETECTOR_FILE)))
+
+
+def _block(cin: int, cout: int, stride: int = 1, dilation: int = 1, batchnorm: bool = False) -> nn.Sequential:
+    """3×3 convolution, BatchNorm while training, ReLU; the convolution is element 0 (see fold)."""
+    layers: list[nn.Module] = [nn.Conv2d(cin, cout, 3, stride=stride, padding=dilation, dilation=dilation)]
+    if batchnorm:
+        layers.append(nn.BatchNorm2d(cout))
+    layers.append(nn.ReLU(inplace=True))
+    return nn.Sequential(*layers)
+
+
+class DetectorNet(nn.Module):
+    """Stride-16 encoder with dilated convolutions (a receptive field of about 280 px, enough for a
+    close-up whose box is wider than the frame), one stride-8 skip, and a 4-channel head:
+    centre score (logit), centre offset x, y (cells), log of the box side (in cells)."""
+
+    def __init__(self, batchnorm: bool = False):
+        super().__init__()
+        self.batchnorm = batchnorm
+        c1, c2, c3, c4 = WIDTHS
+        b = lambda *a, **k: _block(*a, batchnorm=batchnorm, **k)  # noqa: E731
+        self.stem = b(3, c1, stride=2)
+        self.s4 = nn.Sequential(b(c1, c2, stride=2), b(c2, c2))
+        self.s8 = nn.Sequential(b(c2, c3, stride=2), b(c3, c3))
+        self.s16 = nn.Sequential(b(c3, c4, stride=2), b(c4, c4), b(c4, c4, dilation=2), b(c4, c4, dilation=4))
+        self.skip = nn.Sequential(nn.Conv2d(c3, c4, 1))
+        self.merge = b(c4, c4)
+        self.head = nn.Sequential(nn.Conv2d(c4, 4, 1))
+        with torch.no_grad():  # start with a low score everywhere (focal-loss practice)
+            self.head[0].bias.copy_(torch.tensor([-2.2, 0.0, 0.0, 2.0]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: B×3×H×W RGB in [0, 1], H and W multiples of PAD -> B×4×H/8×W/8."""
+        x = (x - 0.5) * 2.0
+        f8 = self.s8(self.s4(self.stem(x)))
+        f16 = self.s16(f8)
+        up = nn.functional.interpolate(f16, size=f8.shape[-2:], mode="nearest")
+        return self.head(self.merge(up + self.skip(f8)))
+
+
+def folded(net: DetectorNet) -> DetectorNet:
+    """The same function without BatchNorm, for export (torch's fuse_conv_bn_eval per block)."""
+    from torch.nn.utils.fusion import fuse_conv_bn_eval  # noqa: PLC0415
+
+    plain = DetectorNet(batchnorm=False)
+    net = net.eval()
+    state = {}
+    for name, module in net.named_modules():
+        if isinstance(module, nn.Sequential) and len(module) and isinstance(module[0], nn.Conv2d):
+            conv = module[0]
+            if len(module) > 1 and isinstance(module[1], nn.BatchNorm2d):
+                conv = fuse_conv_bn_eval(conv, module[1])
+            state[f"{name}.0.weight"], state[f"{name}.0.bias"] = conv.weight.detach(), conv.bias.detach()
+    plain.load_state_dict(state)
+    return plain.eval()
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One person found in a frame: the crop-rule box (frame pixels) and the detector's score."""
+
+    roi: Roi
+    score: float
+
+
+def prepare(rgb: np.ndarray) -> tuple[np.ndarray, float]:
+    """The frame shrunk (or enlarged) to a long side of DET_SIZE and zero-padded to a multiple of
+    PAD at the right and bottom; returns (H×W×3 uint8, scale from frame to input pixels)."""
+    h, w = rgb.shape[:2]
+    scale = DET_SIZE / max(h, w)
+    nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    small = cv2.resize(rgb, (nw, nh), interpolation=interp)
+    ph, pw = -nh % PAD, -nw % PAD
+    if ph or pw:
+        small = cv2.copyMakeBorder(small, 0, ph, 0, pw, cv2.BORDER_CONSTANT, value=0)
+    return small, scale
+
+
+def to_tensor(images: list[np.ndarray]) -> torch.Tensor:
+    """Same-sized H×W×3 uint8 images -> B×3×H×W float in [0, 1]."""
+    return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float().div_(255.0)
+
+
+def decode(out: torch.Tensor, scale: float = 1.0, threshold: float = SCORE_THRESHOLD,
+           limit: int = 20) -> list[Detection]:
+    """Detections from one output map (4×h×w): local maxima of the score over threshold, each
+    with its box, strongest first, duplicates of one person dropped (same_person); boxes in
+    frame pixels (÷ scale)."""
+    score = torch.sigmoid(out[0].float())
+    peaks = (score == max_pool2d(score[None, None], 3, 1, 1)[0, 0]) & (score >= threshold)
+    ys, xs = torch.nonzero(peaks, as_tuple=True)
+    found: list[Detection] = []
+    order = torch.argsort(score[ys, xs], descending=True)
+    for k in order[: 4 * limit].tolist():
+        y, x = int(ys[k]), int(xs[k])
+        cx = (x + 0.5 + float(out[1, y, x])) * STRIDE / scale
+        cy = (y + 0.5 + float(out[2, y, x])) * STRIDE / scale
+        side = math.exp(float(out[3, y, x].clamp(-2.0, 8.0))) * STRIDE / scale
+        roi = Roi(cx - side / 2, cy - side / 2, side)
+        if not any(same_person(roi, d.roi) for d in found):
+            found.append(Detection(roi, float(score[y, x])))
+        if len(found) >= limit:
+            break
+    return found
+
+
+def same_person(a: Roi, b: Roi) -> bool:
+    """Whether two detections are one person: boxes that overlap by more than NMS_IOU, or whose
+    centres are within SAME_CENTRE of the larger side (a close-up's box and a duplicate twice its
+    size around the same chest; a face read as a small person inside a close-up)."""
+    d = math.hypot(a.x + a.side / 2 - b.x - b.side / 2, a.y + a.side / 2 - b.y - b.side / 2)
+    return iou(a, b) > NMS_IOU or d < SAME_CENTRE * max(a.side, b.side)
+
+
+def iou(a: Roi, b: Roi) -> float:
+    """Overlap of two square boxes: intersection over union."""
+    w = min(a.x + a.side, b.x + b.side) - max(a.x, b.x)
+    h = min(a.y + a.side, b.y + b.side) - max(a.y, b.y)
+    inter = max(0.0, w) * max(0.0, h)
+    return inter / (a.side**2 + b.side**2 - inter + 1e-9)
+
+
+def save(path: str | Path, net: DetectorNet, meta: dict[str, Any]) -> None:
+    """Write detector weights atomically (BatchNorm folded), with their training facts."""
+    if net.batchnorm:
+        net = folded(net.cpu())
+    blob = {"magic": MAGIC, "meta": json.dumps({**meta, "det_size": DET_SIZE, "stride": STRIDE,
+                                                 "widths": list(WIDTHS)}),
+            "net": {k: v.detach().cpu() for k, v in net.state_dict().items()}}
+    with replacing(path) as tmp:
+        torch.save(blob, tmp)
+
+
+def load(path: str | Path | None = None) -> tuple[DetectorNet, dict[str, Any]]:
+    """Load detector weights (the shipped ones by default); every failure is a ModelError naming the file."""
+    path = Path(path) if path else shipped_detector()
+    if not path.is_file():
+        raise ModelError(f"{path}: person detector weights not found")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(blob, dict) or blob.get("magic") != MAGIC:
+            raise ValueError
+        meta = json.loads(blob["meta"])
+        net = DetectorNet()
+        net.load_state_dict(blob["net"])
+    except Exception:  # noqa: BLE001 - an empty, cut or foreign file fails in many ways
+        raise ModelError(f"not a posevid person detector file: {path}") from None
+    if meta.get("det_size") != DET_SIZE or meta.get("widths") != list(WIDTHS):
+        raise ModelError(f"{path}: detector trained for another input size or width")
+    return net.eval(), meta
+
+
+class PersonDetector:
+    """Finds people in whole frames with the shipped (or a given) detector, on the CPU: it is
+    small enough (a few ms a frame) that the GPU's transfer would cost more than it saves."""
+
+    def __init__(self, path: str | Path | None = None, threshold: float = SCORE_THRESHOLD):
+        self.net, self.meta = load(path)
+        self.threshold = threshold
+
+    @torch.inference_mode()
+    def __call__(self, rgb: np.ndarray) -> list[Detection]:
+        small, scale = prepare(rgb)
+        out = self.net(to_tensor([small]))[0]
+        return decode(out, scale, self.threshold)

@@ -1,0 +1,88 @@
+"""Training the person detector (`posevid train` with stage: detector) on photos made here from the
+example clip's signer: a run writes weights the tracker loads, its curves, and resumes exactly."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import yaml
+from click.testing import CliRunner
+from synth import paste_person, signer, texture
+
+from posevid.cli import main
+from posevid.detector import DetectorNet, PersonDetector, folded
+from posevid.writers import JsonWriter, frame_record
+
+
+def labelled_photos(folder: Path, n: int = 6) -> Path:
+    """Photos of the signer at several sizes and places, labelled with her head and shoulders."""
+    folder.mkdir(parents=True, exist_ok=True)
+    clip, anchor = signer()
+    w = JsonWriter(folder / "labels.json", {})
+    for k in range(n):
+        img = texture(240, 320, seed=k)
+        pts = paste_person(img, clip[k * 7], anchor, 100 + 20 * k, 110 + 5 * k, 120 + 12 * k)
+        cv2.imwrite(str(folder / f"p{k}.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+        joints = np.vstack([pts, np.zeros((4, 2))])
+        rec = frame_record(k, 0.0, joints, np.array([1, 1, 1, 0, 0, 0, 0], float), 0.5)
+        rec["image"] = f"p{k}.png"
+        w.add(rec)
+    w.close({})
+    return folder / "labels.json"
+
+
+def config(tmp_path: Path, labels: Path, iterations: int, out: str = "run") -> Path:
+    cfg = {"train": {"stage": "detector", "out": str(tmp_path / out), "optimizer": "adam", "lr": 1e-3,
+                     "schedule": "cosine", "warmup": 2, "iterations": iterations, "batch_size": 4, "log_every": 1,
+                     "validate_every": 2, "checkpoint_minutes": 0,
+                     "data": [{"type": "posevid", "labels": str(labels)}],
+                     "validation": [{"type": "posevid", "labels": str(labels)}]}}
+    path = tmp_path / f"{out}.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_a_detector_run_writes_weights_the_tracker_loads_and_its_curves(tmp_path):
+    labels = labelled_photos(tmp_path / "photos")
+    r = CliRunner().invoke(main, ["train", str(config(tmp_path, labels, 4)), "-q"])
+    assert r.exit_code == 0, r.output
+    run = tmp_path / "run"
+    detector = PersonDetector(run / "detector.pt")
+    assert detector.meta["iterations"] == 4
+    found = detector(np.zeros((360, 640, 3), np.uint8))
+    assert isinstance(found, list)
+    losses = list(csv.DictReader((run / "loss.csv").open()))
+    assert [int(row["step"]) for row in losses] == [1, 2, 3, 4] and all(np.isfinite(float(x["loss"])) for x in losses)
+    val = list(csv.DictReader((run / "validation.csv").open()))
+    assert [int(row["step"]) for row in val] == [2, 4]
+    assert all(0 <= float(row["recall"]) <= 100 for row in val)
+
+
+def test_a_stopped_detector_run_resumes_to_the_same_weights(tmp_path):
+    from posevid.config import section
+    from posevid.train_detector import train_detector
+
+    labels = labelled_photos(tmp_path / "photos")
+    straight = train_detector(section("train", config(tmp_path, labels, 4, "straight")), progress=False)
+    cfg = section("train", config(tmp_path, labels, 4, "halves"))
+    train_detector(cfg, progress=False, max_steps=2)
+    resumed = train_detector(cfg, resume=True, progress=False)
+    a, b = PersonDetector(straight), PersonDetector(resumed)
+    assert b.meta["iterations"] == 4
+    for (name, ta), tb in zip(a.net.state_dict().items(), b.net.state_dict().values(), strict=True):
+        assert torch.allclose(ta, tb, atol=1e-5), name
+
+
+def test_batchnorm_folds_into_the_detector_exactly():
+    torch.manual_seed(0)
+    net = DetectorNet(batchnorm=True)
+    net.train()
+    for _ in range(3):  # give the BatchNorm layers running statistics that are not the identity
+        net(torch.rand(2, 3, 64, 96))
+    net.eval()
+    x = torch.rand(1, 3, 64, 96)
+    with torch.no_grad():
+        assert torch.allclose(net(x), folded(net)(x), atol=1e-4)
