@@ -38,14 +38,14 @@ from common import ROOT, default_model, machine, markdown_table, parser, publish
 
 from posevid import settings as annotate_settings
 from posevid.config import section
-from posevid.datasets import Sample, iterate_sources, label_regions, read_source, videos_of
-from posevid.images import ImageReader
+from posevid.io.images import ImageReader
+from posevid.io.video import VideoReader
+from posevid.io.writers import record_arrays
 from posevid.joints import JOINT_TYPES, NUM_JOINTS
+from posevid.person.roi import body_box, body_scale
 from posevid.pipeline import Annotator
-from posevid.roi import body_box, body_scale
-from posevid.train_detector import empty_parts, load_people, place_native
-from posevid.video import VideoReader
-from posevid.writers import record_arrays
+from posevid.train.datasets import Sample, iterate_sources, label_regions, read_source, videos_of
+from posevid.train.detector import empty_parts, load_people, place_native
 
 TYPES = list(JOINT_TYPES)
 UPPER = [j for t in ("shoulders", "elbows", "wrists") for j in JOINT_TYPES[t]]
@@ -221,7 +221,7 @@ def main() -> None:
     teacher = None
     if not args.no_mediapipe:
         try:
-            from posevid.teacher import Teacher
+            from posevid.train.teacher import Teacher
 
             teacher = {"photo": Teacher(video=False), "video": None}
         except Exception as e:  # noqa: BLE001 - MediaPipe is an optional extra
@@ -240,7 +240,7 @@ def main() -> None:
         if spec["type"] == "posevid" and any(s.frame is not None for s in samples):
             for path, labels in videos_of(samples).items():
                 if teacher is not None:
-                    from posevid.teacher import Teacher
+                    from posevid.train.teacher import Teacher
 
                     teacher["video"] = Teacher(video=True)
                 evaluate_video(path, labels, auto, boxed, prior, teacher, conf_log, video_scores)

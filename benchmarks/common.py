@@ -18,8 +18,8 @@ import numpy as np
 
 from posevid import settings as annotate_settings
 from posevid.annotate import annotate_video
+from posevid.io.video import VideoReader
 from posevid.pipeline import Annotator
-from posevid.video import VideoReader
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SOURCE = ROOT / ".." / "shared" / "data" / "street-video" / "paris-street.avi"

@@ -18,9 +18,9 @@ import numpy as np
 from common import default_model, machine, markdown_table, parser, publish
 
 from posevid import Annotator, VideoReader, settings
-from posevid.datasets import Sample, label_regions, read_posevid, videos_of
-from posevid.evaluate import frame_distances, pck_table
 from posevid.joints import JOINT_TYPES
+from posevid.train.datasets import Sample, label_regions, read_posevid, videos_of
+from posevid.train.evaluate import frame_distances, pck_table
 
 LABELS = Path(__file__).resolve().parents[1] / "work-data" / "labels"
 SOURCES = ["pose2sim-demo_single-person_cam04", "street-video_paris-street", "pose2sim-demo_multi-person_cam04",

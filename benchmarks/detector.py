@@ -26,13 +26,13 @@ import numpy as np
 import torch
 from common import ROOT, default_model, machine, markdown_table, parser, publish
 
-from posevid import detector as det
 from posevid.config import section
-from posevid.datasets import iterate_sources
-from posevid.roi import Roi
-from posevid.tracking import DETECT_EVERY
-from posevid.train_detector import DetectorData, held_out_frames, matches, place_native
-from posevid.weights import load
+from posevid.network.weights import load
+from posevid.person import detector as det
+from posevid.person.roi import Roi
+from posevid.person.tracking import DETECT_EVERY
+from posevid.train.datasets import iterate_sources
+from posevid.train.detector import DetectorData, held_out_frames, matches, place_native
 
 
 def score(detector: det.PersonDetector, frames: list[tuple[np.ndarray, list[Roi]]]) -> list[float]:

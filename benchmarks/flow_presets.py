@@ -19,9 +19,9 @@ import numpy as np
 from common import machine, markdown_table, parser, publish, resized_copy
 
 from posevid import settings
-from posevid.flow import flow_image, make_flow, to_heatmap
-from posevid.roi import crop, letterbox
-from posevid.video import VideoReader
+from posevid.io.video import VideoReader
+from posevid.person.roi import crop, letterbox
+from posevid.temporal.flow import flow_image, make_flow, to_heatmap
 
 PRESETS = {"DIS ultrafast (posevid dis)": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
            "DIS fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,

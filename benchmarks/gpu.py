@@ -25,9 +25,9 @@ from pathlib import Path
 import torch
 from common import bench_input, default_preset, machine, markdown_table, parser, publish, timed_run
 
-from posevid import weights
-from posevid.nets import SpatialNetFusion, TemporalPool
-from posevid.presets import get_preset
+from posevid.network import weights
+from posevid.network.nets import SpatialNetFusion, TemporalPool
+from posevid.network.presets import get_preset
 
 PRECISIONS = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
 

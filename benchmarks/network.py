@@ -13,10 +13,10 @@ import time
 import torch
 from common import machine, markdown_table, parser, publish
 
-from posevid.nets import SpatialNetFusion
+from posevid.network.nets import SpatialNetFusion
+from posevid.network.presets import get_preset
+from posevid.network.weights import load
 from posevid.pipeline import shipped_model
-from posevid.presets import get_preset
-from posevid.weights import load
 
 
 def per_frame_ms(net: torch.nn.Module, x: torch.Tensor, repeats: int) -> float:

@@ -19,10 +19,10 @@ import numpy as np
 from common import ROOT, machine, markdown_table, parser, publish
 
 from posevid import settings
-from posevid.datasets import read_joints_mat, read_posevid, videos_of
-from posevid.evaluate import eval_videos, pck_table
+from posevid.person.roi import crop, from_joints
 from posevid.pipeline import Annotator, native_bf16
-from posevid.roi import crop, from_joints
+from posevid.train.datasets import read_joints_mat, read_posevid, videos_of
+from posevid.train.evaluate import eval_videos, pck_table
 
 DATA = ROOT / ".." / "shared" / "data"
 #: Teacher-labelled videos that training never saw (made by `posevid label`, see docs/training.md).

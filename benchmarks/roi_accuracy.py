@@ -20,9 +20,9 @@ import cv2
 import numpy as np
 from common import default_model, machine, markdown_table, parser, publish
 
-from posevid.datasets import Sample, read_joints_mat, read_posevid, videos_of
-from posevid.evaluate import eval_videos, pck_table
 from posevid.joints import JOINT_TYPES
+from posevid.train.datasets import Sample, read_joints_mat, read_posevid, videos_of
+from posevid.train.evaluate import eval_videos, pck_table
 
 WORK = Path(__file__).resolve().parents[1] / "work-data"
 VIDEOS = {"sign-language clip, held out": "slp_FOOTBALL", "street video, trained on": "street-video_paris-street"}

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from common import bench_input, machine, markdown_table, parser, publish, timed_run
 
-from posevid.teacher import Teacher
-from posevid.video import VideoReader
+from posevid.io.video import VideoReader
+from posevid.train.teacher import Teacher
 
 
 def mediapipe_fps(video: Path) -> float:

@@ -24,7 +24,7 @@ def __getattr__(name: str) -> Any:
 
         return Annotator
     if name == "VideoReader":
-        from .video import VideoReader
+        from .io.video import VideoReader
 
         return VideoReader
     raise AttributeError(f"module 'posevid' has no attribute {name!r}")

@@ -19,16 +19,16 @@ from typing import Any
 import av
 from tqdm import tqdm
 
-from . import resume
-from .atomic import commit, discard, temp_path
 from .config import fingerprint
 from .errors import ConfigError, InputError, Interrupted, OutputError, PosevidError, output_error
-from .images import ImageOverlayWriter, ImageReader, is_image_input, overlay_suffix
+from .io import resume
+from .io.atomic import commit, discard, temp_path
+from .io.images import ImageOverlayWriter, ImageReader, is_image_input, overlay_suffix
+from .io.video import OverlayWriter, VideoReader
+from .io.writers import CsvWriter, JsonWriter
 from .pipeline import Annotator, overlay_image
 from .streaming import Worker
 from .version import __version__
-from .video import OverlayWriter, VideoReader
-from .writers import CsvWriter, JsonWriter
 
 
 @dataclass

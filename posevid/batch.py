@@ -23,10 +23,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from . import resume
-from .atomic import write_text_atomic
 from .config import fingerprint
 from .errors import INTERNAL_ERROR, InputError, PosevidError
+from .io import resume
+from .io.atomic import write_text_atomic
 
 MANIFEST = "manifest.jsonl"
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".ts", ".mts", ".m2ts", ".mpg", ".mpeg",
@@ -50,7 +50,7 @@ class Outcome:
 
 def find_videos(in_dir: Path) -> list[Path]:
     """Every video under in_dir (recursive, sorted): by extension, or by probing the container."""
-    from .video import is_video  # noqa: PLC0415
+    from .io.video import is_video  # noqa: PLC0415
 
     found = []
     for p in sorted(in_dir.rglob("*")):

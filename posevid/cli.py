@@ -16,7 +16,7 @@ import click
 
 from . import choices
 from .errors import INTERNAL_ERROR, INTERRUPTED, InputError, Interrupted, PosevidError
-from .presets import PRESETS
+from .network.presets import PRESETS
 from .version import __version__
 
 
@@ -222,7 +222,7 @@ def batch(in_dir: Path, out_dir: Path, workers: int, ray_address: str | None, ov
 @friendly
 def export(out_dir: Path, csv_path: Path | None, fmt: str, dest: Path | None) -> None:
     """Gather the results under OUT_DIR into one CSV, or into OpenPose per-frame JSON."""
-    from .export import export_csv, export_openpose  # noqa: PLC0415
+    from .io.export import export_csv, export_openpose  # noqa: PLC0415
 
     if fmt == "openpose":
         n = export_openpose(out_dir, dest or out_dir / "openpose")
@@ -244,7 +244,7 @@ def export(out_dir: Path, csv_path: Path | None, fmt: str, dest: Path | None) ->
 def label(inputs: tuple[Path, ...], out_dir: Path, threshold: float, quiet: bool) -> None:
     """Label videos (or folders of videos, or of images) with the MediaPipe teacher."""
     from .batch import find_videos  # noqa: PLC0415 - the one rule for videos in a folder
-    from .teacher import Teacher, image_files, label_images, label_video  # noqa: PLC0415
+    from .train.teacher import Teacher, image_files, label_images, label_video  # noqa: PLC0415
 
     out_dir.mkdir(parents=True, exist_ok=True)
     jobs: list[tuple[str, Path, str]] = []  # kind, path, label file name
@@ -299,23 +299,23 @@ def train(config_file: str, resume: bool, device: str, iterations: int | None, e
 
     cfg = section("train", config_file, iterations=iterations)
     if export_only and cfg["stage"] == "detector":
-        from .train_detector import export_checkpoint as export_detector  # noqa: PLC0415
+        from .train.detector import export_checkpoint as export_detector  # noqa: PLC0415
 
         path = export_detector(cfg)
     elif export_only:
-        from .train import export_checkpoint  # noqa: PLC0415
+        from .train.pose import export_checkpoint  # noqa: PLC0415
 
         path = export_checkpoint(cfg)
     elif cfg["stage"] == "pooling":
-        from .train_pool import train_pooling  # noqa: PLC0415
+        from .train.pool import train_pooling  # noqa: PLC0415
 
         path = train_pooling(cfg, device=device, progress=not quiet)
     elif cfg["stage"] == "detector":
-        from .train_detector import train_detector  # noqa: PLC0415
+        from .train.detector import train_detector  # noqa: PLC0415
 
         path = train_detector(cfg, resume=resume, device=device, progress=not quiet)
     else:
-        from .train import train as run  # noqa: PLC0415
+        from .train.pose import train as run  # noqa: PLC0415
 
         path = run(cfg, resume=resume, device=device, progress=not quiet)
     click.echo(f"weights written to {path}")
@@ -330,7 +330,7 @@ def train(config_file: str, resume: bool, device: str, iterations: int | None, e
 def evaluate(config_file: str, model: str | None, out_dir: str | None, quiet: bool) -> None:
     """Accuracy against distance (the paper's metric) on labelled images and videos: table, CSV, plot."""
     from .config import section  # noqa: PLC0415
-    from .evaluate import format_table, run_eval  # noqa: PLC0415
+    from .train.evaluate import format_table, run_eval  # noqa: PLC0415
 
     cfg = section("eval", config_file, model=model, out=out_dir)
     summary = run_eval(cfg, progress=not quiet)

@@ -16,7 +16,7 @@ import yaml
 
 from . import choices
 from .errors import ConfigError
-from .presets import PRESETS
+from .network.presets import PRESETS
 
 
 def defaults() -> dict[str, Any]:

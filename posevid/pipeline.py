@@ -20,21 +20,21 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import roi as roi_mod
-from . import weights
 from .choices import FLOW_METHODS, POOL_METHODS, PRECISIONS
-from .detector import PersonDetector
 from .errors import ConfigError, ModelError, PosevidError
-from .flow import flow_image, make_flow, to_heatmap
-from .heatmaps import peaks
+from .io.video import Frame, VideoReader
+from .io.writers import frame_record
 from .joints import NUM_JOINTS
-from .shots import ShotDetector
+from .network import weights
+from .network.heatmaps import peaks
+from .person import roi as roi_mod
+from .person.detector import PersonDetector
+from .person.tracking import PersonTracker
 from .streaming import Prefetch
-from .temporal import StackPool, WindowPool, pack, warp_window
+from .temporal.flow import flow_image, make_flow, to_heatmap
+from .temporal.shots import ShotDetector
+from .temporal.warp import StackPool, WindowPool, pack, warp_window
 from .timing import Stopwatch
-from .tracking import PersonTracker
-from .video import Frame, VideoReader
-from .writers import frame_record
 
 
 def shipped_model(preset: str) -> Path:
@@ -388,6 +388,6 @@ class Annotator:
 
 def overlay_image(image: np.ndarray, record: dict[str, Any], show_box: bool) -> np.ndarray:
     """A copy of the frame with the record's skeleton (and region, if asked) drawn on it."""
-    from .writers import draw_skeleton  # noqa: PLC0415
+    from .io.writers import draw_skeleton  # noqa: PLC0415
 
     return draw_skeleton(image.copy(), record, record.get("box") if show_box else None)

@@ -16,8 +16,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from posevid.atomic import replacing
-from posevid.video import VideoReader
+from posevid.io.atomic import replacing
+from posevid.io.video import VideoReader
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,9 +8,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from posevid import weights  # noqa: E402
-from posevid.nets import SpatialNetFusion, TemporalPool  # noqa: E402
-from posevid.presets import PRESETS  # noqa: E402
+from posevid.network import weights  # noqa: E402
+from posevid.network.nets import SpatialNetFusion, TemporalPool  # noqa: E402
+from posevid.network.presets import PRESETS  # noqa: E402
 
 torch.set_num_threads(2)
 

@@ -13,9 +13,9 @@ from click.testing import CliRunner
 from synth import count_frames, make_video
 
 from posevid.cli import main
+from posevid.io.mp4 import is_faststart, top_level_boxes
+from posevid.io.schema import validate
 from posevid.joints import JOINTS
-from posevid.mp4 import is_faststart, top_level_boxes
-from posevid.schema import validate
 
 
 def run(*args: str) -> CliRunner.invoke:

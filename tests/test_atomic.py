@@ -1,9 +1,9 @@
-"""Atomic writes (posevid/atomic.py): a reader sees the old file or the whole new one, never half."""
+"""Atomic writes (posevid/io/atomic.py): a reader sees the old file or the whole new one, never half."""
 from __future__ import annotations
 
 import pytest
 
-from posevid.atomic import replacing, write_text_atomic
+from posevid.io.atomic import replacing, write_text_atomic
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):

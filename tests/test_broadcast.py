@@ -9,7 +9,7 @@ from synth import make_video
 
 from posevid import Annotator, VideoReader, settings
 from posevid.cli import main
-from posevid.shots import ShotDetector
+from posevid.temporal.shots import ShotDetector
 
 
 def test_cuts_are_detected_exactly_and_written_to_the_json(tmp_path, tiny_model):

@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from synth import draw_figure, figure_joints, make_video, texture
 
 from posevid.cli import main
+from posevid.io.writers import JsonWriter, frame_record
 from posevid.joints import JOINT_TYPES
-from posevid.writers import JsonWriter, frame_record
 
 
 def labelled_photos(folder: Path, n: int = 6) -> Path:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from posevid.heatmaps import peaks, targets
+from posevid.network.heatmaps import peaks, targets
 
 
 @pytest.mark.parametrize("x,y", [(100.0, 50.0), (37.3, 201.7), (128.9, 128.2)])

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from synth import count_frames, draw_figure, figure_joints, texture
 
 from posevid.cli import main
+from posevid.io.schema import validate
 from posevid.joints import JOINTS
-from posevid.schema import validate
 
 
 def photo(path, size=(160, 120), seed=0, fmt=".jpg"):

@@ -1,9 +1,9 @@
-"""The crop rule: one box for training crops and for the tracker at inference (posevid/roi.py)."""
+"""The crop rule: one box for training crops and for the tracker at inference (posevid/person/roi.py)."""
 from __future__ import annotations
 
 import numpy as np
 
-from posevid.roi import BOX_DROP, BOX_SIDE, body_box, body_scale, crop, from_joints
+from posevid.person.roi import BOX_DROP, BOX_SIDE, body_box, body_scale, crop, from_joints
 
 # head, right shoulder, left shoulder, right elbow, left elbow, right wrist, left wrist (frame pixels)
 POSE = np.array([[200, 100], [160, 160], [240, 160], [120, 220], [280, 220], [60, 140], [340, 140]], float)
@@ -38,9 +38,9 @@ def test_detector_targets_decode_to_the_crop_rule_box():
     box, in frame pixels, however the frame was scaled for the detector."""
     import torch
 
-    from posevid.detector import decode
-    from posevid.roi import Roi
-    from posevid.train_detector import targets
+    from posevid.person.detector import decode
+    from posevid.person.roi import Roi
+    from posevid.train.detector import targets
 
     box = body_box(POSE, ALL)
     scale = 0.5  # frame pixels to detector input pixels

@@ -10,11 +10,11 @@ import torch
 from click.testing import CliRunner
 from synth import make_video
 
-from posevid import weights
 from posevid.cli import main
 from posevid.config import section
+from posevid.network import weights
+from posevid.person.roi import body_scale
 from posevid.pipeline import shipped_model
-from posevid.roi import body_scale
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PRESET = section("annotate")["preset"]
@@ -87,10 +87,10 @@ def test_shipped_detector_finds_the_signer_where_her_pose_puts_her():
     crop rule frames MediaPipe's head and shoulders of her (centre within a quarter of the box,
     side within 1.5×) in at least 12 of the 15 frames with a reference (with her hands raised to
     the camera it takes her for a person twice as large in 3 of them, measured 2026-11-28)."""
-    from posevid.detector import PersonDetector
-    from posevid.roi import body_box
-    from posevid.train_detector import matches
-    from posevid.video import VideoReader
+    from posevid.io.video import VideoReader
+    from posevid.person.detector import PersonDetector
+    from posevid.person.roi import body_box
+    from posevid.train.detector import matches
 
     ref = {f["index"]: f for f in json.loads((ROOT / "tests" / "data" / "signer_mediapipe.json").read_text())["frames"]}
     detector = PersonDetector()

@@ -7,10 +7,10 @@ import pytest
 import torch
 from synth import texture
 
-from posevid.flow import flow_image, make_flow, to_heatmap
-from posevid.heatmaps import targets
-from posevid.nets import TemporalPool, weighted_pool
-from posevid.temporal import StackPool, WindowPool, identity_positions, pack, warp_window
+from posevid.network.heatmaps import targets
+from posevid.network.nets import TemporalPool, weighted_pool
+from posevid.temporal.flow import flow_image, make_flow, to_heatmap
+from posevid.temporal.warp import StackPool, WindowPool, identity_positions, pack, warp_window
 
 SIZE = 128   # flow image
 HM = 64      # heatmap

@@ -1,4 +1,4 @@
-"""Finding and following people (posevid/tracking.py with the shipped person detector), on videos
+"""Finding and following people (posevid/person/tracking.py with the shipped person detector), on videos
 of a real person (the example clip's signer) pasted into textured frames at known places."""
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from synth import paste_person, people_video, signer, texture
 
 from posevid.cli import main
-from posevid.tracking import PersonTracker
-from posevid.video import VideoReader
+from posevid.io.video import VideoReader
+from posevid.person.tracking import PersonTracker
 
 
 def run_auto(tmp_path, model, video, *extra):

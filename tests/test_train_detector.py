@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from synth import paste_person, signer, texture
 
 from posevid.cli import main
-from posevid.detector import DetectorNet, PersonDetector, folded
-from posevid.writers import JsonWriter, frame_record
+from posevid.io.writers import JsonWriter, frame_record
+from posevid.person.detector import DetectorNet, PersonDetector, folded
 
 
 def labelled_photos(folder: Path, n: int = 6) -> Path:
@@ -63,7 +63,7 @@ def test_a_detector_run_writes_weights_the_tracker_loads_and_its_curves(tmp_path
 
 def test_a_stopped_detector_run_resumes_to_the_same_weights(tmp_path):
     from posevid.config import section
-    from posevid.train_detector import train_detector
+    from posevid.train.detector import train_detector
 
     labels = labelled_photos(tmp_path / "photos")
     straight = train_detector(section("train", config(tmp_path, labels, 4, "straight")), progress=False)

@@ -11,12 +11,12 @@ import scipy.io
 import torch
 from synth import draw_figure, figure_joints, texture
 
-from posevid import weights
 from posevid.config import section
-from posevid.datasets import read_coco, read_joints_mat, read_posevid, read_source
-from posevid.evaluate import pck_table, torso_pck
-from posevid.train import train
-from posevid.writers import JsonWriter, frame_record
+from posevid.io.writers import JsonWriter, frame_record
+from posevid.network import weights
+from posevid.train.datasets import read_coco, read_joints_mat, read_posevid, read_source
+from posevid.train.evaluate import pck_table, torso_pck
+from posevid.train.pose import train
 
 
 def figure_images(folder: Path, n: int = 12) -> list[np.ndarray]:
@@ -61,7 +61,7 @@ def figure_set(tmp_path_factory):
 
 def fixed_batch_loss(net: torch.nn.Module, cfg: dict) -> float:
     """L2 heatmap loss of a network on a fixed set of augmented training batches."""
-    from posevid.train import TrainingData, heatmap_loss
+    from posevid.train.pose import TrainingData, heatmap_loss
 
     data = TrainingData(cfg, 256, 64)
     total = 0.0
@@ -74,8 +74,8 @@ def fixed_batch_loss(net: torch.nn.Module, cfg: dict) -> float:
 
 
 def test_loss_goes_down_on_generated_figures(tmp_path, figure_set):
-    from posevid.nets import SpatialNetFusion
-    from posevid.presets import PRESETS
+    from posevid.network.nets import SpatialNetFusion
+    from posevid.network.presets import PRESETS
 
     root, _ = figure_set
     cfg = tiny_config(tmp_path, root / "labels.json", iterations=60, validation=[{"type": "posevid", "labels": str(
@@ -98,8 +98,8 @@ def test_loss_goes_down_on_generated_figures(tmp_path, figure_set):
 
 
 def test_batchnorm_folds_into_the_convolutions_exactly():
-    from posevid.nets import SpatialNetFusion, fold_batchnorm
-    from posevid.presets import PRESETS
+    from posevid.network.nets import SpatialNetFusion, fold_batchnorm
+    from posevid.network.presets import PRESETS
 
     torch.manual_seed(0)
     net = SpatialNetFusion(PRESETS["tiny"], batchnorm=True).train()
@@ -116,7 +116,7 @@ def test_batchnorm_folds_into_the_convolutions_exactly():
 
 
 def test_joints_pushed_out_of_the_crop_are_ignored_not_trained_as_absent(tmp_path, figure_set):
-    from posevid.train import TrainingData
+    from posevid.train.pose import TrainingData
 
     root, _ = figure_set
     cfg = tiny_config(tmp_path, root / "labels.json")
@@ -193,7 +193,7 @@ def test_posevid_reader_round_trips_annotate_json(tmp_path, figure_set):
 
 
 def test_repeat_draws_a_source_more_often(tmp_path, figure_set):
-    from posevid.train import TrainingData
+    from posevid.train.pose import TrainingData
 
     root, truth = figure_set
     cfg = tiny_config(tmp_path, root / "labels.json")
@@ -224,8 +224,8 @@ def test_pooling_stage_learns_weights_from_warped_video_frames(tmp_path, tiny_mo
     """Stage 3 end to end on a labelled synthetic video; the weights are saved and can be plotted."""
     from synth import make_video
 
-    from posevid.plot_pool import plot_pool_weights
-    from posevid.train_pool import train_pooling
+    from posevid.train.plot_pool import plot_pool_weights
+    from posevid.train.pool import train_pooling
 
     video = tmp_path / "clip.mp4"
     truth = make_video(video, frames=12, size=(160, 120))

@@ -4,7 +4,7 @@ whole frame and gives, per person, the crop the pose network is trained on (roi.
 Why a network: the hand-made finder before it (two Haar face cascades, then the pose network
 scanned over the frame) needed a frontal face or a large person, saw one person at a time and
 missed people small in a wide frame (0.0 PCK on ../shared/eval/lsp80_wide). This net is
-trained (posevid/train_detector.py) on labelled people composed into wide frames at every size
+trained (posevid/train/detector.py) on labelled people composed into wide frames at every size
 and place, on real video frames, and on frames with nobody in them.
 
 It reads the frame shrunk so that its long side is DET_SIZE pixels and predicts, on a grid
@@ -27,8 +27,8 @@ import torch
 from torch import nn
 from torch.nn.functional import max_pool2d
 
-from .atomic import replacing
-from .errors import ModelError
+from ..errors import ModelError
+from ..io.atomic import replacing
 from .roi import Roi
 
 #: Long side of the detector's input in pixels: a person whose box is 40 px on a 1280×720 frame

@@ -19,8 +19,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..config import fingerprint
 from .atomic import discard, replacing, temp_path
-from .config import fingerprint
 
 #: Settings that do not change any output (how often to checkpoint) are left out of the match.
 NOT_RESULTS = ("resume_every",)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .atomic import replacing
+from ..io.atomic import replacing
 
 
 def pyplot() -> Any:

@@ -12,9 +12,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .errors import PosevidError
-from .images import IMAGE_SUFFIXES
-from .joints import MEDIAPIPE_MAPPING, map_joints
+from ..errors import PosevidError
+from ..io.images import IMAGE_SUFFIXES
+from ..joints import MEDIAPIPE_MAPPING, map_joints
 
 
 class Teacher:
@@ -62,7 +62,7 @@ def read_image_rgb(path: Path) -> np.ndarray:
 def _write_labels(teacher: Teacher, items: Iterator[tuple[int, float, np.ndarray, dict]], out_json: Path,
                   header: dict, threshold: float) -> tuple[int, int]:
     """Label (index, time, rgb, extra fields) items into one JSON; frames without a person are dropped."""
-    from .writers import JsonWriter, frame_record  # noqa: PLC0415
+    from ..io.writers import JsonWriter, frame_record  # noqa: PLC0415
 
     writer = JsonWriter(out_json, {**header, "model": {"teacher": f"mediapipe {teacher.version}"}})
     kept = seen = 0
@@ -86,7 +86,7 @@ def label_video(teacher: Teacher, video: Path, out_json: Path, threshold: float 
     """Label every frame of a video. Returns (frames labelled, frames seen)."""
     from tqdm import tqdm  # noqa: PLC0415
 
-    from .video import VideoReader  # noqa: PLC0415
+    from ..io.video import VideoReader  # noqa: PLC0415
 
     with VideoReader(video) as reader:
         frames = tqdm(reader.frames(), total=reader.info.frame_count or None, disable=not progress,

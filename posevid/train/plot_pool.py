@@ -1,15 +1,16 @@
 """Plot the learned temporal pooling weights per joint (the paper's figure 9).
 
-    python -m posevid.plot_pool MODEL.pt -o pool_weights.png
+    python -m posevid.train.plot_pool MODEL.pt -o pool_weights.png
 """
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from . import figures, weights
-from .errors import ModelError
-from .joints import JOINTS
+from ..errors import ModelError
+from ..joints import JOINTS
+from ..network import weights
+from . import figures
 
 
 def plot_pool_weights(model: Path, out: Path) -> Path:

@@ -25,9 +25,9 @@ import cv2
 import numpy as np
 import scipy.io
 
-from .joints import COCO_MAPPING, FLIC_MAPPING, LSP_COMPLETE, LSP_MAPPING, NUM_JOINTS, map_joints
-from .roi import Roi, body_box, crop, from_joints
-from .writers import read_json, record_arrays
+from ..io.writers import read_json, record_arrays
+from ..joints import COCO_MAPPING, FLIC_MAPPING, LSP_COMPLETE, LSP_MAPPING, NUM_JOINTS, map_joints
+from ..person.roi import Roi, body_box, crop, from_joints
 
 #: Confidence below which a teacher label is treated as unlabelled.
 LABEL_CONFIDENCE = 0.5
@@ -163,7 +163,7 @@ def load_pixels(samples: list[Sample], patch: int) -> tuple[np.ndarray, np.ndarr
     are dropped: their box could only come from a fallback rule, a second framing the tracker
     never gives at inference.
     """
-    from .video import VideoReader  # noqa: PLC0415 - keeps scipy-only users free of PyAV
+    from ..io.video import VideoReader  # noqa: PLC0415 - keeps scipy-only users free of PyAV
 
     by_video: dict[str, list[int]] = {}
     images, joints, kept = [], [], []
@@ -207,7 +207,7 @@ def augment(patch: np.ndarray, joints: np.ndarray, labelled: np.ndarray, rng: np
     We add scale and colour jitter, because at inference the region of interest is only
     approximately the training box. Returns (input_size² RGB, 7×2 joints, 7 labelled).
     """
-    from .joints import FLIP_PERMUTATION  # noqa: PLC0415
+    from ..joints import FLIP_PERMUTATION  # noqa: PLC0415
 
     p = patch.shape[0]
     box = p / CACHE_MARGIN  # the upper-body box inside the cached patch

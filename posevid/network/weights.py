@@ -11,9 +11,9 @@ from typing import Any
 
 import torch
 
-from .atomic import replacing
-from .errors import ModelError
-from .joints import JOINTS
+from ..errors import ModelError
+from ..io.atomic import replacing
+from ..joints import JOINTS
 from .nets import CoordinateNet, SpatialNetFusion, TemporalPool
 from .presets import Preset
 

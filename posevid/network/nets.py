@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .joints import NUM_JOINTS
+from ..joints import NUM_JOINTS
 from .presets import Preset
 
 

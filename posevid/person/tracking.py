@@ -26,10 +26,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .choices import valid_person
+from ..choices import valid_person
+from ..temporal.shots import ShotDetector
 from .detector import Detection, PersonDetector, iou
 from .roi import Roi, from_joints
-from .shots import ShotDetector
 
 #: While someone is followed, the detector looks again this often (frames): it corrects the
 #: box's drift and size and keeps every other person's track fresh. Measured cost in

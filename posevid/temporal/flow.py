@@ -12,7 +12,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from .choices import FLOW_METHODS
+from ..choices import FLOW_METHODS
 
 FlowFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 

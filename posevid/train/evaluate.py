@@ -17,14 +17,15 @@ import cv2
 import numpy as np
 import torch
 
-from . import figures, weights
-from .config import section
+from ..config import section
+from ..io.video import VideoReader
+from ..joints import JOINT_TYPES, NUM_JOINTS
+from ..network import weights
+from ..network.heatmaps import peaks
+from ..person.roi import crop, from_joints
+from ..pipeline import Annotator, FrameState, shipped_model
+from . import figures
 from .datasets import Sample, iterate_sources, label_regions, videos_of
-from .heatmaps import peaks
-from .joints import JOINT_TYPES, NUM_JOINTS
-from .pipeline import Annotator, FrameState, shipped_model
-from .roi import crop, from_joints
-from .video import VideoReader
 
 
 def pck_table(dists: np.ndarray, max_d: int) -> dict[str, list[float]]:

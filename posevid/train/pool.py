@@ -16,14 +16,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from . import weights
-from .config import section
+from ..config import section
+from ..errors import PosevidError
+from ..io.video import VideoReader
+from ..network import weights
+from ..network.heatmaps import targets
+from ..network.nets import TemporalPool, weighted_pool
+from ..pipeline import Annotator
 from .datasets import iterate_sources, label_regions, videos_of
-from .errors import PosevidError
-from .heatmaps import targets
-from .nets import TemporalPool, weighted_pool
-from .pipeline import Annotator
-from .video import VideoReader
 
 
 def collect_stacks(model: Path, cfg: dict[str, Any], progress: bool) -> tuple[torch.Tensor, ...]:

@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 import torch
 
-from .choices import POOL_METHODS
+from ..choices import POOL_METHODS
 
 #: Channels of a packed frame: J heatmap channels, forward flow (2), backward flow (2), padding.
 PACK_CHANNELS = 12

@@ -16,9 +16,9 @@ from typing import IO, Any
 import cv2
 import numpy as np
 
+from ..errors import OutputError
+from ..joints import JOINT_COLOURS, JOINTS, SKELETON
 from .atomic import commit, discard, temp_path
-from .errors import OutputError
-from .joints import JOINT_COLOURS, JOINTS, SKELETON
 
 FORMAT_NAME = "posevid"
 FORMAT_VERSION = 1

@@ -1,7 +1,7 @@
 """Plot a training run's curves: the training loss, and the held-out PCK per joint type (pose
 network) or the held-out recall and precision (person detector).
 
-    python -m posevid.plot_curves runs/q128 -o curves.png
+    python -m posevid.train.plot_curves runs/q128 -o curves.png
 
 Reads OUT/loss.csv and OUT/validation.csv, which the training loop writes as it runs; the
 schedule is chosen from these curves, and the shipped model's are committed beside it.
@@ -12,8 +12,8 @@ import argparse
 import csv
 from pathlib import Path
 
+from ..joints import JOINT_TYPES
 from . import figures
-from .joints import JOINT_TYPES
 
 
 def read_csv(path: Path) -> dict[str, list[float]]:

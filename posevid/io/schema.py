@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .joints import JOINTS
+from ..joints import JOINTS
 from .writers import FORMAT_NAME, FORMAT_VERSION
 
 VIDEO_FIELDS = {"path": str, "width": int, "height": int, "fps": float, "frame_count": int,

@@ -1,4 +1,4 @@
-"""Training the person detector (posevid/detector.py): `posevid train` with `stage: detector`.
+"""Training the person detector (posevid/person/detector.py): `posevid train` with `stage: detector`.
 
 Each training frame is made on the fly, at the detector's input size, in one of two ways:
 
@@ -13,7 +13,7 @@ The targets are a Gaussian peak at each person's crop-rule box centre (roi.body_
 offset within the cell and the log of the box side. Only sources with one person in view
 belong in `data`: a second, unlabelled person would be taught as background.
 
-Like the pose training (train.py), a run is resumable from its checkpoint, logs its loss to
+Like the pose training (train/pose.py), a run is resumable from its checkpoint, logs its loss to
 loss.csv and its held-out recall and precision to validation.csv, and every step's frames are
 a pure function of (seed, step).
 """
@@ -30,11 +30,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from . import detector as det
+from ..errors import PosevidError
+from ..person import detector as det
+from ..person.roi import Roi, body_box
 from .datasets import Sample, iterate_sources
-from .errors import PosevidError
-from .roi import Roi, body_box
-from .train import (
+from .pose import (
     CHECKPOINT,
     RunLogs,
     autocast,
@@ -70,7 +70,7 @@ class Person:
 def load_people(samples: list[Sample], every: int = 1) -> list[Person]:
     """Decode each labelled photo, and every `every`-th labelled frame of each video, shrunk to
     STORE_SIDE; samples without head and both shoulders have no crop-rule box and are left out."""
-    from .video import VideoReader  # noqa: PLC0415 - keeps scipy-only users free of PyAV
+    from ..io.video import VideoReader  # noqa: PLC0415 - keeps scipy-only users free of PyAV
 
     people: list[Person] = []
 

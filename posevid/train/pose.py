@@ -20,16 +20,16 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from . import weights
-from .atomic import replacing
+from ..errors import Interrupted, PosevidError
+from ..io.atomic import replacing
+from ..joints import JOINT_TYPES
+from ..network import weights
+from ..network.heatmaps import peaks
+from ..network.heatmaps import targets as heatmap_targets
+from ..network.nets import CoordinateNet, SpatialNetFusion, TemporalPool, fold_batchnorm
+from ..network.presets import get_preset
+from ..person.roi import BOX_SIDE
 from .datasets import augment, iterate_sources, load_pixels
-from .errors import Interrupted, PosevidError
-from .heatmaps import peaks
-from .heatmaps import targets as heatmap_targets
-from .joints import JOINT_TYPES
-from .nets import CoordinateNet, SpatialNetFusion, TemporalPool, fold_batchnorm
-from .presets import get_preset
-from .roi import BOX_SIDE
 
 CHECKPOINT = "checkpoint.pt"
 LOG = "loss.csv"
@@ -123,7 +123,7 @@ def autocast(cfg: dict[str, Any], dev: torch.device) -> tuple[bool, torch.dtype]
         return False, torch.float32
     if dev.type == "cuda":
         return True, torch.float16
-    from .pipeline import native_bf16  # noqa: PLC0415 - pipeline imports heavy modules
+    from ..pipeline import native_bf16  # noqa: PLC0415 - pipeline imports heavy modules
 
     return (True, torch.bfloat16) if dev.type == "cpu" and native_bf16() else (False, torch.float32)
 

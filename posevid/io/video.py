@@ -16,7 +16,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from .errors import InputError, output_error
+from ..errors import InputError, output_error
 
 #: Audio codecs that MP4 carries as they are; anything else is re-encoded to AAC.
 MP4_AUDIO_COPY = {"aac", "mp3", "ac3", "eac3", "opus", "alac"}

@@ -6,9 +6,9 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..errors import OutputError, PosevidError
+from ..joints import JOINTS, OPENPOSE_BODY25_FROM_OURS
 from .atomic import commit, temp_path
-from .errors import OutputError, PosevidError
-from .joints import JOINTS, OPENPOSE_BODY25_FROM_OURS
 from .writers import read_json
 
 OPENPOSE_POINTS = 25

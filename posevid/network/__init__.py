@@ -1,0 +1,1 @@
+"""The pose network: SpatialNet Fusion and the pooling layer, presets, weight files, heatmap decoding."""

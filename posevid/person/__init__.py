@@ -1,0 +1,1 @@
+"""Finding and following people: the person detector, the tracker and the crop rule (roi)."""
