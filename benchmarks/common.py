@@ -63,7 +63,7 @@ def default_preset() -> str:
 
 def default_model() -> Path:
     """The shipped weight file of the default preset: what the benchmarks measure unless told."""
-    from posevid.pipeline import shipped_model  # noqa: PLC0415
+    from posevid.network.weights import shipped_model  # noqa: PLC0415
 
     return shipped_model(default_preset())
 

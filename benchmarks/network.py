@@ -15,8 +15,7 @@ from common import machine, markdown_table, parser, publish
 
 from posevid.network.nets import SpatialNetFusion
 from posevid.network.presets import get_preset
-from posevid.network.weights import load
-from posevid.pipeline import shipped_model
+from posevid.network.weights import load, shipped_model
 
 
 def per_frame_ms(net: torch.nn.Module, x: torch.Tensor, repeats: int) -> float:

@@ -19,8 +19,9 @@ import numpy as np
 from common import ROOT, machine, markdown_table, parser, publish
 
 from posevid import settings
+from posevid.network.runtime import native_bf16
 from posevid.person.roi import crop, from_joints
-from posevid.pipeline import Annotator, native_bf16
+from posevid.pipeline import Annotator
 from posevid.train.datasets import read_joints_mat, read_posevid, videos_of
 from posevid.train.evaluate import eval_videos, pck_table
 

@@ -10,23 +10,22 @@ module only wires the modules that do the work together.
 """
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from .choices import FLOW_METHODS, POOL_METHODS, PRECISIONS
+from .choices import FLOW_METHODS, POOL_METHODS
 from .errors import ConfigError, ModelError, PosevidError
 from .io.video import Frame, VideoReader
 from .io.writers import frame_record
 from .joints import NUM_JOINTS
 from .network import weights
 from .network.heatmaps import peaks
+from .network.runtime import PRECISION_NAMES, frozen_for_cpu, pick_device, pick_precision
 from .person import roi as roi_mod
 from .person.detector import PersonDetector
 from .person.tracking import PersonTracker
@@ -35,66 +34,6 @@ from .temporal.flow import flow_image, make_flow, to_heatmap
 from .temporal.shots import ShotDetector
 from .temporal.warp import StackPool, WindowPool, pack, warp_window
 from .timing import Stopwatch
-
-
-def shipped_model(preset: str) -> Path:
-    """The weight file shipped for a preset inside the installed package."""
-    path = Path(str(resources.files("posevid.models").joinpath(f"posevid-{preset}.pt")))
-    if not path.is_file():
-        raise ModelError(f"{path}: no shipped model for preset {preset!r}; give one with --model")
-    return path
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError("--device cuda asked for, but this torch has no CUDA device")
-    return torch.device(name)
-
-
-PRECISION_NAMES = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}
-
-
-def native_bf16() -> bool:
-    """Whether this CPU computes bfloat16 in hardware (AMX or AVX512-BF16).
-
-    Elsewhere torch emulates bf16 and it is slower than fp32, so `auto` keeps fp32 there.
-    The checks are private torch helpers; any failure to ask counts as "no".
-    """
-    try:
-        return bool(torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
-    except Exception:  # noqa: BLE001 - older torch without these helpers
-        return False
-
-
-def pick_precision(name: str, device: torch.device) -> torch.dtype:
-    """The network's compute type: `auto` is fp16 on CUDA, bf16 on CPUs that have it natively,
-    else fp32. Heatmaps come back as float32 whatever the choice."""
-    if name not in PRECISIONS:
-        raise ConfigError(f"unknown precision {name!r} ({', '.join(PRECISIONS)})")
-    if name == "auto":
-        if device.type == "cuda":
-            return torch.float16
-        return torch.bfloat16 if device.type == "cpu" and native_bf16() else torch.float32
-    if name == "fp16" and device.type == "cpu":
-        raise ConfigError("--precision fp16 needs a CUDA device; use bf16 or fp32 on the CPU")
-    return {v: k for k, v in PRECISION_NAMES.items()}[name]
-
-
-def frozen_for_cpu(net: torch.nn.Module, dtype: torch.dtype, size: int) -> Callable[[torch.Tensor], Any]:
-    """The network traced and frozen with TorchScript for CPU inference, where oneDNN fuses each
-    convolution with its ReLU: 8.5 against 9.8 ms a frame in bf16 (batch 8, 2 cores), the
-    same heatmaps bit for bit, about a second to build. Any batch size runs on the traced
-    graph. Falls back to the module itself if tracing fails (a torch without TorchScript).
-    """
-    example = torch.zeros(8, 3, size, size, dtype=dtype).contiguous(memory_format=torch.channels_last)
-    try:
-        with warnings.catch_warnings(), torch.inference_mode():
-            warnings.simplefilter("ignore")
-            return torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(net, example)))
-    except Exception:  # noqa: BLE001 - any failure leaves the eager module, which is correct, only slower
-        return net
 
 
 @dataclass
@@ -134,7 +73,8 @@ class Annotator:
         if settings["pool"] not in POOL_METHODS:
             raise ConfigError(f"unknown pooling {settings['pool']!r} ({', '.join(POOL_METHODS)})")
         self.device = pick_device(settings["device"])
-        self.model_path = Path(settings["model"]) if settings.get("model") else shipped_model(settings["preset"])
+        preset = settings["preset"]
+        self.model_path = Path(settings["model"]) if settings.get("model") else weights.shipped_model(preset)
         self.net, self.pool_layer, self.meta = weights.load(self.model_path, self.device)
         # Channels-last (NHWC) convolutions: about a quarter less time a frame on a 2-core CPU
         # with the same results (benchmarks/network.py); on CUDA it suits tensor cores.

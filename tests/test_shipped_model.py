@@ -13,8 +13,8 @@ from synth import make_video
 from posevid.cli import main
 from posevid.config import section
 from posevid.network import weights
+from posevid.network.weights import shipped_model
 from posevid.person.roi import body_scale
-from posevid.pipeline import shipped_model
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PRESET = section("annotate")["preset"]

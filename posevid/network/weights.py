@@ -6,6 +6,7 @@ arbitrary pickled objects, so a downloaded weight file cannot run code.
 from __future__ import annotations
 
 import json
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -67,3 +68,11 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> tuple[SpatialN
     if pool is not None:
         pool.eval().to(device)
     return net, pool, meta
+
+
+def shipped_model(preset: str) -> Path:
+    """The weight file shipped for a preset inside the installed package."""
+    path = Path(str(resources.files("posevid.models").joinpath(f"posevid-{preset}.pt")))
+    if not path.is_file():
+        raise ModelError(f"{path}: no shipped model for preset {preset!r}; give one with --model")
+    return path

@@ -31,6 +31,7 @@ import torch
 from tqdm import tqdm
 
 from ..errors import PosevidError
+from ..network.runtime import pick_device
 from ..person import detector as det
 from ..person.roi import Roi, body_box
 from .datasets import Sample, iterate_sources
@@ -44,7 +45,6 @@ from .pose import (
     resume_from,
     save_checkpoint,
     stop_on_signal,
-    training_device,
 )
 
 #: Frame shapes (width, height) a batch is drawn at, with their chances: wide video mostly.
@@ -397,7 +397,7 @@ def export_checkpoint(cfg: dict[str, Any]) -> Path:
 def train_detector(cfg: dict[str, Any], resume: bool = False, device: str = "auto", progress: bool = True,
                    max_steps: int | None = None) -> Path:
     """Run (or resume) a detector training run; returns the exported weight file."""
-    dev = training_device(device)
+    dev = pick_device(device)
     out = Path(cfg["out"])
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg["seed"])  # the starting weights too are a function of the seed

@@ -22,8 +22,9 @@ from ..io.video import VideoReader
 from ..joints import JOINT_TYPES, NUM_JOINTS
 from ..network import weights
 from ..network.heatmaps import peaks
+from ..network.weights import shipped_model
 from ..person.roi import crop, from_joints
-from ..pipeline import Annotator, FrameState, shipped_model
+from ..pipeline import Annotator, FrameState
 from . import figures
 from .datasets import Sample, iterate_sources, label_regions, videos_of
 

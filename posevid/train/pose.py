@@ -28,6 +28,7 @@ from ..network.heatmaps import peaks
 from ..network.heatmaps import targets as heatmap_targets
 from ..network.nets import CoordinateNet, SpatialNetFusion, TemporalPool, fold_batchnorm
 from ..network.presets import get_preset
+from ..network.runtime import native_bf16, pick_device
 from ..person.roi import BOX_SIDE
 from .datasets import augment, iterate_sources, load_pixels
 
@@ -123,8 +124,6 @@ def autocast(cfg: dict[str, Any], dev: torch.device) -> tuple[bool, torch.dtype]
         return False, torch.float32
     if dev.type == "cuda":
         return True, torch.float16
-    from ..pipeline import native_bf16  # noqa: PLC0415 - pipeline imports heavy modules
-
     return (True, torch.bfloat16) if dev.type == "cpu" and native_bf16() else (False, torch.float32)
 
 
@@ -244,13 +243,6 @@ class RunLogs:
             f.close()
 
 
-def training_device(device: str) -> torch.device:
-    """`auto`: CUDA when there is one, else the CPU; otherwise the device named."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
 def resume_from(ckpt_path: Path, net: torch.nn.Module, opt: torch.optim.Optimizer, dev: torch.device,
                 resume: bool) -> tuple[int, float]:
     """Load a run's checkpoint into net and optimizer when resuming; (step, elapsed seconds)."""
@@ -304,7 +296,7 @@ def finish_run(out: Path, step: int, export: Path, stopped: bool) -> Path:
 def train(cfg: dict[str, Any], resume: bool = False, device: str = "auto", progress: bool = True,
           max_steps: int | None = None) -> Path:
     """Run (or resume) a spatial/fusion training run; returns the exported weight file."""
-    dev = training_device(device)
+    dev = pick_device(device)
     out = Path(cfg["out"])
     out.mkdir(parents=True, exist_ok=True)
     net = _initial(cfg, dev)
