@@ -11,7 +11,6 @@ module only wires the modules that do the work together.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,35 +31,9 @@ from .person.tracking import PersonTracker
 from .streaming import Prefetch
 from .temporal.flow import flow_image, make_flow, to_heatmap
 from .temporal.shots import ShotDetector
-from .temporal.warp import StackPool, WindowPool, pack, warp_window
+from .temporal.warp import WindowPool
+from .temporal.window import FrameState, SlidingWindow
 from .timing import Stopwatch
-
-
-@dataclass
-class FrameState:
-    """What the sliding window keeps of one frame until its neighbours are done with it."""
-
-    frame: Frame
-    roi: roi_mod.Roi | None
-    heatmap: np.ndarray | None = None            # H×W×J float32 (fusion output)
-    grey: np.ndarray | None = None               # small grey input for flow
-    fwd: np.ndarray | None = None                # flow to the next frame, H×W×2
-    bwd: np.ndarray | None = None                # flow to the previous frame, H×W×2
-    segment: int = 0                             # shot index: never pool across segments
-    status: str = "ok"
-    pooled: np.ndarray | None = None             # J×H×W pooled heatmap, once the frame is emitted
-    stack: torch.Tensor | None = None            # (2n+1)×J×H×W warped window (fp16), with run(keep_stacks=True)
-    present: torch.Tensor | None = None          # (2n+1) slots of that window present, 0/1
-    packed: np.ndarray | None = None             # temporal.pack of heatmap and flows, once built
-    packed_flows: tuple[bool, bool] = (False, False)  # which flows the pack holds
-
-    def pack(self) -> np.ndarray:
-        """The frame packed for warping; rebuilt when a flow has arrived since."""
-        have = (self.fwd is not None, self.bwd is not None)
-        if self.packed is None or have != self.packed_flows:
-            self.packed_flows = have
-            self.packed = pack(self.heatmap, self.fwd, self.bwd)
-        return self.packed
 
 
 class Annotator:
@@ -115,9 +88,9 @@ class Annotator:
                             if self.window > 0 else None)
         self.clock = Stopwatch()
         self.tracker: PersonTracker | None = None
+        self.sliding: SlidingWindow | None = None  # the last run's window (its peak size is measured)
         self._detector: PersonDetector | None = None
         self.cuts: list[dict[str, Any]] = []
-        self.max_buffered = 0
 
     def describe(self) -> dict[str, Any]:
         """The model part of the output JSON."""
@@ -184,29 +157,26 @@ class Annotator:
         self.tracker = tracker
         shots = ShotDetector(s.get("cut_threshold"), s.get("max_gap"))
         self.cuts = shots.cuts
-        self.max_buffered = 0
-        window: list[FrameState] = []   # frames whose heatmaps are still needed, oldest first
+        window = SlidingWindow(self.window, self.window_pool, keep_stacks)
+        self.sliding = window
         pending: list[tuple[FrameState, np.ndarray]] = []
-        emitted = 0                     # frame index of the next frame to emit
         frames = Prefetch(reader.frames(), size=queue_size)
         choose = regions or (lambda frame: fixed if tracker is None else tracker.region(frame.image, frame.index))
         prepared = Prefetch(self._prepare(frames, choose, shots, info.width, info.height, start), size=queue_size)
         try:
             for item in prepared:
                 if item[1] is None:  # skipped: precedes every frame that is worked on
-                    emitted = item[0].frame.index + 1
+                    window.skip(item[0].frame.index)
                     yield item[0], None
                     continue
                 pending.append(item)
                 if len(pending) >= s["batch_size"]:
                     self._ingest(pending, window)
                     pending = []
-                    done, window, emitted = self._emit_ready(window, emitted, final=False)
-                    yield from done
+                    yield from self._emit(window, final=False)
             if pending:
                 self._ingest(pending, window)
-            done, window, emitted = self._emit_ready(window, emitted, final=True)
-            yield from done
+            yield from self._emit(window, final=True)
         finally:
             prepared.close()
             frames.close()
@@ -233,14 +203,13 @@ class Annotator:
             prev = st
             yield st, inp
 
-    def _ingest(self, batch: list[tuple[FrameState, np.ndarray]], window: list[FrameState]) -> None:
-        """Run the network on a batch and append its frames to the window."""
+    def _ingest(self, batch: list[tuple[FrameState, np.ndarray]], window: SlidingWindow) -> None:
+        """Run the network on a batch and add its frames to the window."""
         with self.clock("network"):
             maps = self.heatmaps([inp for _, inp in batch]).float().permute(0, 2, 3, 1).cpu().numpy()
         for (st, _), hm in zip(batch, maps, strict=True):
             st.heatmap = hm
-            window.append(st)
-        self.max_buffered = max(self.max_buffered, len(window))
+            window.add(st)
 
     def _add_flows(self, prev: FrameState | None, st: FrameState, inp: np.ndarray) -> None:
         """Flow both ways between a frame and the one before it (same shot only), at heatmap size."""
@@ -253,64 +222,10 @@ class Annotator:
             st.bwd = to_heatmap(self.flow_fn(st.grey, prev.grey), size)
         prev.grey = None  # its flows are done
 
-    def _emit_ready(self, window: list[FrameState], emitted: int,
-                    final: bool) -> tuple[list[tuple[FrameState, dict[str, Any]]], list[FrameState], int]:
-        """Pool every frame whose future neighbours are all in, and drop frames no one needs."""
-        n = self.window
-        ready: list[int] = []  # positions in the window of the frames to emit, in order
-        while window:
-            k = emitted + len(ready) - window[0].frame.index
-            if k >= len(window):
-                break
-            t = window[k]
-            later = window[k + 1 : k + 1 + n]
-            if not (final or len(later) == n or (later and later[-1].segment != t.segment)):
-                break
-            ready.append(k)
-        if not ready:
-            return [], window, emitted
+    def _emit(self, window: SlidingWindow, final: bool) -> list[tuple[FrameState, dict[str, Any]]]:
+        """Pool every frame whose later neighbours are all in, and make its record."""
         with self.clock("warp+pool"):
-            maps = self._pooled(window, ready)
-            out = [(window[k], self._record(window[k], hm)) for k, hm in zip(ready, maps, strict=True)]
-        drop = ready[-1] + 1 - n  # frames before the next frame's window
-        return out, window[drop:] if drop > 0 else window, emitted + len(ready)
-
-    def reach(self, window: list[FrameState], k: int) -> tuple[int, int]:
-        """How many later and how many earlier neighbours of frame window[k] are pooled: a
-        neighbour counts only if it is in the same shot and every flow on the way to it exists."""
-        t, n = window[k], self.window
-        out = []
-        for states, attr in ((window[k + 1 : k + 1 + n], "fwd"), (window[max(0, k - n) : k][::-1], "bwd")):
-            count, prev = 0, t
-            for st in states:
-                if st.segment != t.segment or getattr(prev, attr) is None:
-                    break
-                count, prev = count + 1, st
-            out.append(count)
-        return out[0], out[1]
-
-    def _pooled(self, window: list[FrameState], ready: list[int]) -> list[np.ndarray]:
-        """The pooled H×W×J heatmaps of the frames window[k], k in ready."""
-        if self.window_pool is None:
-            return [window[k].heatmap for k in ready]
-        n = self.window
-        lo, hi = max(0, ready[0] - n), min(len(window), ready[-1] + n + 1)
-        packs = [st.pack() for st in window[lo:hi]]
-        reach = [self.reach(window, k) for k in ready]
-        frames = [k - lo for k in ready]
-        if not self.keep_stacks:
-            return warp_window(packs, frames, reach, NUM_JOINTS, self.window_pool)
-        # training the pooling layer: each frame keeps its stack, pooled here as inference would
-        maps = []
-        stacks = warp_window(packs, frames, reach, NUM_JOINTS, StackPool(n, NUM_JOINTS))
-        for k, (stack, present) in zip(ready, stacks, strict=True):
-            window[k].stack = torch.from_numpy(stack).permute(0, 3, 1, 2).half()
-            window[k].present = torch.from_numpy(present)
-            pool = self.window_pool.fresh()
-            for slot in np.flatnonzero(present):
-                pool.add(int(slot), stack[slot])
-            maps.append(pool.result())
-        return maps
+            return [(st, self._record(st, hm)) for st, hm in window.ready(final)]
 
     def _record(self, t: FrameState, hm: np.ndarray) -> dict[str, Any]:
         """The JSON record of a frame from its pooled heatmap; confident poses go back to the tracker."""

@@ -24,7 +24,8 @@ from ..network import weights
 from ..network.heatmaps import peaks
 from ..network.weights import shipped_model
 from ..person.roi import crop, from_joints
-from ..pipeline import Annotator, FrameState
+from ..pipeline import Annotator
+from ..temporal.window import FrameState
 from . import figures
 from .datasets import Sample, iterate_sources, label_regions, videos_of
 
