@@ -32,18 +32,13 @@ from posevid.person import detector as det
 from posevid.person.roi import Roi
 from posevid.person.tracking import DETECT_EVERY
 from posevid.train.datasets import iterate_sources
-from posevid.train.detector import DetectorData, held_out_frames, matches, place_native
+from posevid.train.detector import DetectorData, held_out_frames, place_native, recall_precision
 
 
 def score(detector: det.PersonDetector, frames: list[tuple[np.ndarray, list[Roi]]]) -> list[float]:
     """[recall %, precision %, frames] with the detector as the tracker calls it (frame pixels)."""
-    hits = n_true = n_found = 0
-    for img, truth in frames:
-        found = [d.roi for d in detector(img)]
-        hits += matches(found, truth)
-        n_true += len(truth)
-        n_found += len(found)
-    return [round(100 * hits / max(1, n_true), 1), round(100 * hits / max(1, n_found), 1), len(frames)]
+    recall, precision = recall_precision(lambda img: [d.roi for d in detector(img)], frames)
+    return [round(recall, 1), round(precision, 1), len(frames)]
 
 
 def wide_frames(cfg: dict, data: DetectorData) -> list[tuple[np.ndarray, list[Roi]]]:

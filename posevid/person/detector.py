@@ -152,7 +152,7 @@ def decode(out: torch.Tensor, scale: float = 1.0, threshold: float = SCORE_THRES
         cx = (x + 0.5 + float(out[1, y, x])) * STRIDE / scale
         cy = (y + 0.5 + float(out[2, y, x])) * STRIDE / scale
         side = math.exp(float(out[3, y, x].clamp(-2.0, 8.0))) * STRIDE / scale
-        roi = Roi(cx - side / 2, cy - side / 2, side)
+        roi = Roi.centred(cx, cy, side)
         if not any(same_person(roi, d.roi) for d in found):
             found.append(Detection(roi, float(score[y, x])))
         if len(found) >= limit:
@@ -164,7 +164,7 @@ def same_person(a: Roi, b: Roi) -> bool:
     """Whether two detections are one person: boxes that overlap by more than NMS_IOU, or whose
     centres are within SAME_CENTRE of the larger side (a close-up's box and a duplicate twice its
     size around the same chest; a face read as a small person inside a close-up)."""
-    d = math.hypot(a.x + a.side / 2 - b.x - b.side / 2, a.y + a.side / 2 - b.y - b.side / 2)
+    d = math.dist(a.centre, b.centre)
     return iou(a, b) > NMS_IOU or d < SAME_CENTRE * max(a.side, b.side)
 
 

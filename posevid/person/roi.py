@@ -28,6 +28,15 @@ class Roi:
     y: float
     side: float
 
+    @staticmethod
+    def centred(cx: float, cy: float, side: float) -> Roi:
+        """The square of this side around a centre."""
+        return Roi(cx - side / 2.0, cy - side / 2.0, side)
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        return (self.x + self.side / 2.0, self.y + self.side / 2.0)
+
     def as_xywh(self) -> tuple[float, float, float, float]:
         return (self.x, self.y, self.side, self.side)
 
@@ -50,7 +59,7 @@ def letterbox(width: int, height: int) -> Roi:
 def from_box(x: float, y: float, w: float, h: float) -> Roi:
     """A user's --box x,y,w,h: the square that contains it, centred on it."""
     side = float(max(w, h))
-    return Roi(x + w / 2.0 - side / 2.0, y + h / 2.0 - side / 2.0, side)
+    return Roi.centred(x + w / 2.0, y + h / 2.0, side)
 
 
 def body_scale(joints: np.ndarray, visible: np.ndarray) -> float | None:
@@ -75,7 +84,7 @@ def body_box(joints: np.ndarray, visible: np.ndarray) -> Roi | None:
     mid = (joints[1] + joints[2]) / 2.0
     side = BOX_SIDE * scale
     cx, cy = mid[0], mid[1] + BOX_DROP * scale
-    return Roi(cx - side / 2.0, cy - side / 2.0, side)
+    return Roi.centred(cx, cy, side)
 
 
 def from_joints(joints: np.ndarray, visible: np.ndarray) -> Roi | None:
@@ -93,7 +102,7 @@ def from_joints(joints: np.ndarray, visible: np.ndarray) -> Roi | None:
     lo, hi = pts.min(0), pts.max(0)
     side = max(float((hi - lo).max()) * 1.8, 32.0)
     c = (lo + hi) / 2.0
-    return Roi(c[0] - side / 2.0, c[1] - side / 2.0, side)
+    return Roi.centred(c[0], c[1], side)
 
 
 def crop(image: np.ndarray, roi: Roi, size: int) -> np.ndarray:

@@ -23,6 +23,7 @@ they are lost, so the choice does not jump between people who pass each other.
 """
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
 
@@ -84,7 +85,7 @@ class Track:
 
     def detected(self, d: Detection, index: int) -> None:
         """Take a new detection of this person: update velocity, box and when last seen."""
-        c = (d.roi.x + d.roi.side / 2, d.roi.y + d.roi.side / 2)
+        c = d.roi.centre
         gap = index - self.seen
         if gap > 0:
             measured = ((c[0] - self.centre[0]) / gap, (c[1] - self.centre[1]) / gap)
@@ -100,21 +101,20 @@ def choose(tracks: list[Track], rule: str, width: int, height: int) -> Track | N
         return None
     if rule == "largest":
         return max(tracks, key=lambda t: t.roi.side)
-    centre = lambda t: (t.roi.x + t.roi.side / 2, t.roi.y + t.roi.side / 2)  # noqa: E731
     if rule == "center":
-        return min(tracks, key=lambda t: (centre(t)[0] - width / 2) ** 2 + (centre(t)[1] - height / 2) ** 2)
-    order = sorted(tracks, key=lambda t: centre(t)[0])
+        return min(tracks, key=lambda t: math.dist(t.roi.centre, (width / 2, height / 2)))
+    order = sorted(tracks, key=lambda t: t.roi.centre[0])
     k = int(rule)
     return order[k] if k < len(order) else None
 
 
-def _same_person(d: Roi, t: Roi) -> float:
+def _fit(d: Roi, t: Roi) -> float:
     """How well a detection fits a track: its IoU, or a small positive score when it is near at a
     like size (a fast move leaves little overlap), else 0."""
     overlap = iou(d, t)
     if overlap >= MATCH_IOU:
         return overlap
-    dc = np.hypot(d.x + d.side / 2 - t.x - t.side / 2, d.y + d.side / 2 - t.y - t.side / 2)
+    dc = math.dist(d.centre, t.centre)
     ratio = max(d.side, t.side) / max(1e-6, min(d.side, t.side))
     return 0.01 if dc <= NEAR * t.side and ratio <= SIZE_RATIO else 0.0
 
@@ -143,18 +143,10 @@ class PersonTracker:
         # cuts of the whole frame (the pipeline's detector sees only the crop this tracker chooses)
         self._shots = ShotDetector(CUT_DISTANCE, None)
         self._cut_at = -(10**9)
-        self.detections = 0  # detector runs, for benchmarks
 
     # --- the followed person --------------------------------------------------------------------
     def _followed(self) -> Track | None:
         return next((t for t in self.tracks if t.id == self.chosen), None)
-
-    @property
-    def current(self) -> Roi | None:
-        """The followed person's box, or None."""
-        with self._lock:
-            t = self._followed()
-            return None if t is None else t.roi
 
     def feedback(self, joints: np.ndarray, confidence: np.ndarray, index: int) -> None:
         """Let a confident pose (head and shoulders) of frame `index` vouch that the followed person
@@ -182,7 +174,6 @@ class PersonTracker:
         if index - self._last_detect >= every:
             self._last_detect = index
             found = self.detector(rgb)
-            self.detections += 1
             with self._lock:
                 self._associate(found, index)
             if not self.tracks:
@@ -206,7 +197,7 @@ class PersonTracker:
     def _associate(self, found: list[Detection], index: int) -> None:
         """Greedy matching, best fit first: each detection joins at most one track and each track
         takes at most one detection; the rest start new tracks."""
-        pairs = sorted(((_same_person(d.roi, t.roi), i, k) for i, d in enumerate(found)
+        pairs = sorted(((_fit(d.roi, t.roi), i, k) for i, d in enumerate(found)
                         for k, t in enumerate(self.tracks)), reverse=True)
         used_d: set[int] = set()
         used_t: set[int] = set()
@@ -220,8 +211,7 @@ class PersonTracker:
             self.tracks[k].detected(found[i], index)
         for i, d in enumerate(found):
             if i not in used_d:
-                c = (d.roi.x + d.roi.side / 2, d.roi.y + d.roi.side / 2)
-                self.tracks.append(Track(self._next_id, d.roi, d.score, index, index, at=index, centre=c))
+                self.tracks.append(Track(self._next_id, d.roi, d.score, index, index, at=index, centre=d.roi.centre))
                 self._next_id += 1
 
     def _cut(self, rgb: np.ndarray, index: int) -> bool:
@@ -231,8 +221,5 @@ class PersonTracker:
 
 
 def _blend(a: Roi, b: Roi, k: float) -> Roi:
-    ca = np.array([a.x + a.side / 2, a.y + a.side / 2])
-    cb = np.array([b.x + b.side / 2, b.y + b.side / 2])
-    c = (1 - k) * ca + k * cb
-    side = (1 - k) * a.side + k * b.side
-    return Roi(c[0] - side / 2, c[1] - side / 2, side)
+    c = (1 - k) * np.array(a.centre) + k * np.array(b.centre)
+    return Roi.centred(c[0], c[1], (1 - k) * a.side + k * b.side)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -227,7 +228,7 @@ class DetectorData:
                 side = math.exp(rng.uniform(math.log(lo), math.log(0.9 * min(w, h))))
                 for _try in range(5):
                     cx, cy = rng.uniform(0, w), rng.uniform(0.1 * h, h)
-                    box = Roi(cx - side / 2, cy - side / 2, side)
+                    box = Roi.centred(cx, cy, side)
                     if all(det.iou(box, b) < 0.1 for b in boxes):
                         break
                 else:
@@ -274,7 +275,7 @@ def _in_view(b: Roi, w: int, h: int) -> bool:
     """Whether a box's centre is in the frame (a little outside counts: a close-up's box centre
     lies below the frame when the shoulders are at its bottom edge)."""
     m = 0.1 * b.side
-    cx, cy = b.x + b.side / 2, b.y + b.side / 2
+    cx, cy = b.centre
     return -m <= cx <= w + m and -m <= cy <= h + m and b.side >= 8
 
 
@@ -302,7 +303,7 @@ def targets(boxes: list[list[Roi]], w: int, h: int) -> tuple[torch.Tensor, torch
     yy, xx = np.mgrid[0:gh, 0:gw].astype(np.float32) + 0.5
     for i, frame_boxes in enumerate(boxes):
         for b in sorted(frame_boxes, key=lambda r: -r.side):
-            cx, cy = (b.x + b.side / 2) / det.STRIDE, (b.y + b.side / 2) / det.STRIDE
+            cx, cy = b.centre[0] / det.STRIDE, b.centre[1] / det.STRIDE
             sigma = max(0.7, 0.08 * b.side / det.STRIDE)
             gx, gy = int(np.clip(cx, 0, gw - 1)), int(np.clip(cy, 0, gh - 1))
             # the peak sits on the centre's cell (the nearest cell when the centre is just outside)
@@ -342,7 +343,7 @@ def matches(found: list[Roi], truth: list[Roi]) -> int:
         for k, t in enumerate(truth):
             if k in used:
                 continue
-            dc = math.hypot(d.x + d.side / 2 - t.x - t.side / 2, d.y + d.side / 2 - t.y - t.side / 2)
+            dc = math.dist(d.centre, t.centre)
             if dc <= MATCH_CENTRE * t.side and 1 / MATCH_SIDE <= d.side / t.side <= MATCH_SIDE:
                 used.add(k)
                 hits += 1
@@ -360,24 +361,30 @@ def held_out_frames(data: DetectorData, n: int = 300) -> list[tuple[np.ndarray, 
     return out
 
 
+def recall_precision(find: Callable[[np.ndarray], list[Roi]], frames: list[tuple[np.ndarray, list[Roi]]]
+                     ) -> tuple[float, float]:
+    """Recall (% of true people found) and precision (% of detections that are people) of a finder
+    over frames with their true boxes (train_detector.matches decides what is found)."""
+    hits = n_true = n_found = 0
+    for img, truth in frames:
+        found = find(img)
+        hits += matches(found, truth)
+        n_true += len(truth)
+        n_found += len(found)
+    return 100.0 * hits / max(1, n_true), 100.0 * hits / max(1, n_found)
+
+
 @torch.no_grad()
 def score_frames(net: torch.nn.Module, frames: list[tuple[np.ndarray, list[Roi]]],
                  threshold: float = det.SCORE_THRESHOLD) -> dict[str, float]:
-    """Recall (true people found), precision (detections that are people) and frames per second."""
+    """Recall and precision of a network in training on frames at its input size, and ms a frame."""
     was = net.training
     net.eval()
-    hits = n_true = n_found = right = 0
     t0 = time.perf_counter()
-    for img, truth in frames:
-        found = [d.roi for d in det.decode(net(det.to_tensor([img]))[0], 1.0, threshold)]
-        h = matches(found, truth)
-        hits += h
-        right += h
-        n_true += len(truth)
-        n_found += len(found)
+    recall, precision = recall_precision(
+        lambda img: [d.roi for d in det.decode(net(det.to_tensor([img]))[0], 1.0, threshold)], frames)
     net.train(was)
-    return {"recall": 100.0 * hits / max(1, n_true), "precision": 100.0 * right / max(1, n_found),
-            "ms": 1000 * (time.perf_counter() - t0) / max(1, len(frames))}
+    return {"recall": recall, "precision": precision, "ms": 1000 * (time.perf_counter() - t0) / max(1, len(frames))}
 
 
 def export_checkpoint(cfg: dict[str, Any]) -> Path:
