@@ -29,7 +29,6 @@ from typing import Any
 import cv2
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from ..errors import PosevidError
 from ..network.runtime import pick_device
@@ -41,11 +40,9 @@ from .pose import (
     RunLogs,
     autocast,
     finish_run,
-    learning_rate,
     make_optimizer,
     resume_from,
-    save_checkpoint,
-    stop_on_signal,
+    run_steps,
 )
 
 #: Frame shapes (width, height) a batch is drawn at, with their chances: wide video mostly.
@@ -423,48 +420,26 @@ def train_detector(cfg: dict[str, Any], resume: bool = False, device: str = "aut
     amp, amp_dtype = autocast(cfg, dev)
     logs = RunLogs(out, resume, ["step", "loss", "focal", "l1", "lr", "images_per_s", "elapsed_s"],
                    ["step", "recall", "precision", "ms_per_frame", "elapsed_s"])
+
+    def losses(step: int) -> tuple[torch.Tensor, list[torch.Tensor], int]:
+        x, score, reg, mask = (t.to(dev) for t in data.batch(step, cfg["batch_size"]))
+        with torch.autocast(dev.type, dtype=amp_dtype, enabled=amp):
+            pred = net(x)
+        focal, l1 = detector_loss(pred, score, reg, mask)
+        return focal + l1, [focal, l1], len(x)
+
+    def validate(step: int, elapsed: float) -> str:
+        row = score_frames(net, held)
+        logs.validation([step, f"{row['recall']:.1f}", f"{row['precision']:.1f}", f"{row['ms']:.1f}", f"{elapsed:.0f}"])
+        return f"step {step}: validation recall {row['recall']:.1f}, precision {row['precision']:.1f}"
+
     total = cfg["iterations"] if max_steps is None else min(cfg["iterations"], step + max_steps)
-    bar = tqdm(total=total, initial=step, disable=not progress, unit="it", dynamic_ncols=True)
-    last_ckpt = time.time()
-    with stop_on_signal() as stop:
-        try:
-            net.train()
-            while step < total and not stop["now"]:
-                t0 = time.time()
-                for g in opt.param_groups:
-                    g["lr"] = learning_rate(cfg, step)
-                x, score, reg, mask = (t.to(dev) for t in data.batch(step, cfg["batch_size"]))
-                with torch.autocast(dev.type, dtype=amp_dtype, enabled=amp):
-                    pred = net(x)
-                focal, l1 = detector_loss(pred, score, reg, mask)
-                loss = focal + l1
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                step += 1
-                dt = time.time() - t0
-                elapsed += dt
-                if step % cfg["log_every"] == 0 or step == total:
-                    logs.loss([step, f"{loss.item():.5f}", f"{focal.item():.5f}", f"{l1.item():.5f}",
-                               f"{learning_rate(cfg, step - 1):.2e}", f"{len(x) / dt:.1f}", f"{elapsed:.0f}"])
-                bar.set_postfix(loss=f"{loss.item():.3f}", img_s=f"{len(x) / dt:.1f}")
-                bar.update(1)
-                if held and (step % cfg["validate_every"] == 0 or step == total):
-                    row = score_frames(net, held)
-                    logs.validation([step, f"{row['recall']:.1f}", f"{row['precision']:.1f}", f"{row['ms']:.1f}",
-                                     f"{elapsed:.0f}"])
-                    bar.write(f"step {step}: validation recall {row['recall']:.1f}, precision {row['precision']:.1f}")
-                if time.time() - last_ckpt > 60 * cfg["checkpoint_minutes"]:
-                    save_checkpoint(ckpt_path, net, opt, step, elapsed)
-                    last_ckpt = time.time()
-        finally:
-            bar.close()
-            save_checkpoint(ckpt_path, net, opt, step, elapsed)
-            logs.close()
+    step, elapsed, stopped = run_steps(cfg, net, opt, ckpt_path, logs, step, elapsed, total, losses,
+                                       validate if held else None, progress=progress)
     export = Path(cfg.get("export") or out / "detector.pt")
     det.save(export, net.cpu(), {"iterations": step, "train_seconds": round(elapsed), "people": len(data),
                                  "backgrounds": len(data.backgrounds)})
-    return finish_run(out, step, export, stop["now"])
+    return finish_run(out, step, export, stopped)
 
 def place_native(image: np.ndarray, rng: np.random.Generator, background: np.ndarray | None = None,
                  size: tuple[int, int] = (1280, 720)) -> tuple[np.ndarray, np.ndarray]:

@@ -11,7 +11,7 @@ import csv
 import math
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -293,6 +293,52 @@ def finish_run(out: Path, step: int, export: Path, stopped: bool) -> Path:
     return export
 
 
+def run_steps(cfg: dict[str, Any], net: torch.nn.Module, opt: torch.optim.Optimizer, ckpt_path: Path, logs: RunLogs,
+              step: int, elapsed: float, total: int,
+              losses: Callable[[int], tuple[torch.Tensor, list[torch.Tensor], int]],
+              validate: Callable[[int, float], str] | None = None, scaler: torch.amp.GradScaler | None = None,
+              progress: bool = True) -> tuple[int, float, bool]:
+    """The loop every training stage shares, from `step` to `total`: the learning rate of each step,
+    backward through `scaler` (mixed precision on CUDA), a loss row every log_every steps, the
+    progress bar, `validate` every validate_every steps (it writes its row and returns the line to
+    show), a checkpoint every checkpoint_minutes and at the end. Ctrl-C or SIGTERM ends it after
+    the current step. `losses(step)` runs the forward pass: (loss, its parts for the log, batch
+    size). Returns (step, elapsed seconds, whether it was stopped)."""
+    scaler = scaler or torch.amp.GradScaler("cuda", enabled=False)
+    bar = tqdm(total=total, initial=step, disable=not progress, unit="it", dynamic_ncols=True)
+    last_ckpt = time.time()
+    with stop_on_signal() as stop:
+        try:
+            net.train()
+            while step < total and not stop["now"]:
+                t0 = time.time()
+                for g in opt.param_groups:
+                    g["lr"] = learning_rate(cfg, step)
+                loss, parts, size = losses(step)
+                opt.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
+                step += 1
+                dt = time.time() - t0
+                elapsed += dt
+                if step % cfg["log_every"] == 0 or step == total:
+                    logs.loss([step, f"{loss.item():.5f}", *(f"{p.item():.5f}" for p in parts),
+                               f"{learning_rate(cfg, step - 1):.2e}", f"{size / dt:.1f}", f"{elapsed:.0f}"])
+                bar.set_postfix(loss=f"{loss.item():.4f}", img_s=f"{size / dt:.1f}")
+                bar.update(1)
+                if validate is not None and (step % cfg["validate_every"] == 0 or step == total):
+                    bar.write(validate(step, elapsed))
+                if time.time() - last_ckpt > 60 * cfg["checkpoint_minutes"]:
+                    save_checkpoint(ckpt_path, net, opt, step, elapsed)
+                    last_ckpt = time.time()
+        finally:
+            bar.close()
+            save_checkpoint(ckpt_path, net, opt, step, elapsed)
+            logs.close()
+    return step, elapsed, stop["now"]
+
+
 def train(cfg: dict[str, Any], resume: bool = False, device: str = "auto", progress: bool = True,
           max_steps: int | None = None) -> Path:
     """Run (or resume) a spatial/fusion training run; returns the exported weight file."""
@@ -314,52 +360,26 @@ def train(cfg: dict[str, Any], resume: bool = False, device: str = "auto", progr
     logs = RunLogs(out, resume, ["step", "loss", "spatial", "fusion", "lr", "images_per_s", "elapsed_s"],
                    ["step", "loss", *JOINT_TYPES, "mean", "elapsed_s"] if val is not None else None)
 
-    def validate() -> None:
+    def validate(step: int, elapsed: float) -> str:
         row = validation_scores(net, val, dev, amp, amp_dtype)
         logs.validation([step, f"{row.pop('loss'):.5f}", *(f"{row[k]:.1f}" for k in (*JOINT_TYPES, "mean")),
                          f"{elapsed:.0f}"])
-        bar.write(f"step {step}: validation PCK " + ", ".join(f"{k} {v:.1f}" for k, v in row.items()))
+        return f"step {step}: validation PCK " + ", ".join(f"{k} {v:.1f}" for k, v in row.items())
+
+    def losses(step: int) -> tuple[torch.Tensor, list[torch.Tensor], int]:
+        x, target, w, joints = (t.to(dev, non_blocking=True) for t in data.batch(step))
+        with torch.autocast(dev.type, dtype=amp_dtype, enabled=amp):
+            pred = net(x)
+        if coordinate:
+            ls = coordinate_loss(pred, joints, w, net.preset.input_size)
+            lf = torch.zeros((), device=dev)
+        else:
+            ls = heatmap_loss(pred[0], target, w)
+            lf = heatmap_loss(pred[1], target, w) if use_fusion else torch.zeros((), device=dev)
+        return ls + lf, [ls, lf], len(x)
 
     total = cfg["iterations"] if max_steps is None else min(cfg["iterations"], step + max_steps)
-    bar = tqdm(total=total, initial=step, disable=not progress, unit="it", dynamic_ncols=True)
-    last_ckpt = time.time()
-    with stop_on_signal() as stop:
-        try:
-            net.train()
-            while step < total and not stop["now"]:
-                t0 = time.time()
-                for g in opt.param_groups:
-                    g["lr"] = learning_rate(cfg, step)
-                x, target, w, joints = (t.to(dev, non_blocking=True) for t in data.batch(step))
-                with torch.autocast(dev.type, dtype=amp_dtype, enabled=amp):
-                    pred = net(x)
-                if coordinate:
-                    ls = coordinate_loss(pred, joints, w, net.preset.input_size)
-                    lf = torch.zeros((), device=dev)
-                else:
-                    ls = heatmap_loss(pred[0], target, w)
-                    lf = heatmap_loss(pred[1], target, w) if use_fusion else torch.zeros((), device=dev)
-                loss = ls + lf
-                opt.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                scaler.step(opt)
-                scaler.update()
-                step += 1
-                dt = time.time() - t0
-                elapsed += dt
-                if step % cfg["log_every"] == 0 or step == total:
-                    logs.loss([step, f"{loss.item():.5f}", f"{ls.item():.5f}", f"{lf.item():.5f}",
-                               f"{learning_rate(cfg, step - 1):.2e}", f"{len(x) / dt:.1f}", f"{elapsed:.0f}"])
-                bar.set_postfix(loss=f"{loss.item():.4f}", img_s=f"{len(x) / dt:.1f}")
-                bar.update(1)
-                if val is not None and (step % cfg.get("validate_every", 500) == 0 or step == total):
-                    validate()
-                if time.time() - last_ckpt > 60 * cfg["checkpoint_minutes"]:
-                    save_checkpoint(ckpt_path, net, opt, step, elapsed)
-                    last_ckpt = time.time()
-        finally:
-            bar.close()
-            save_checkpoint(ckpt_path, net, opt, step, elapsed)
-            logs.close()
+    step, elapsed, stopped = run_steps(cfg, net, opt, ckpt_path, logs, step, elapsed, total, losses,
+                                       validate if val is not None else None, scaler, progress)
     export = _export(cfg, net.cpu(), step, elapsed, device=str(dev), samples=len(data))
-    return finish_run(out, step, export, stop["now"])
+    return finish_run(out, step, export, stopped)
