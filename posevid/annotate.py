@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
+from itertools import groupby
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from .io.atomic import commit, discard, temp_path
 from .io.images import ImageOverlayWriter, ImageReader, is_image_input, overlay_suffix
 from .io.video import OverlayWriter, VideoReader
 from .io.writers import CsvWriter, JsonWriter
-from .pipeline import Annotator, overlay_image
+from .pipeline import Annotator, by_frame, overlay_image
 from .streaming import Worker
 from .version import __version__
 
@@ -173,6 +174,7 @@ def annotate_video(annotator: Annotator, video: Path, out_dir: Path, overwrite: 
             else:
                 js = JsonWriter(paths["json"], header)
                 old_records = iter(())
+            old_frames = groupby(old_records, key=lambda r: r["index"])  # one group a frame
             writers.append(js)
             csv_w = None
             if "csv" in paths:
@@ -185,9 +187,11 @@ def annotate_video(annotator: Annotator, video: Path, out_dir: Path, overwrite: 
                                         preset=s["encoder_preset"])
             clock = annotator.clock
 
+            ids = s["person"] == "all"
+
             def draw_and_encode(item: tuple) -> None:
                 with clock("draw"):
-                    image = overlay_image(*item[0], s["show_box"])
+                    image = overlay_image(*item[0], s["show_box"], ids)
                 with clock("encode"):
                     overlay.write(image, item[1])
 
@@ -198,26 +202,31 @@ def annotate_video(annotator: Annotator, video: Path, out_dir: Path, overwrite: 
             identity = (resume.source_id(Path(video)), fingerprint(s, resume.NOT_RESULTS))  # fixed for the run
             bar = tqdm(total=info.frame_count or None, disable=not progress, unit="frame",
                        desc=video.name, dynamic_ncols=True, leave=False)
-            for state, record in annotator.run(reader, start=warm_start):
+            first_person = cp.next_person if cp else 0
+            for state, records in by_frame(annotator.run(reader, start=warm_start, first_person=first_person)):
                 if state.frame.index < done:  # written by the interrupted run: only drawn again
-                    old = next(old_records, None)
+                    old = next(old_frames, None)
                     if encoder and old is not None:
-                        encoder.put(((state.frame.image, old), state.frame.time))
+                        encoder.put(((state.frame.image, list(old[1])), state.frame.time))
                     bar.update(1)
                     continue
-                js.add(record)
-                if csv_w:
-                    csv_w.add(record)
+                for record in records:
+                    js.add(record)
+                    if csv_w:
+                        csv_w.add(record)
                 if encoder:
-                    encoder.put(((state.frame.image, record), state.frame.time))
+                    encoder.put(((state.frame.image, records), state.frame.time))
                 count += 1
-                no_person += record["status"] == "no_person"
-                empty.update(record["status"] == "no_person", state.frame.time)
+                nobody = records[0]["status"] == "no_person"
+                no_person += nobody
+                empty.update(nobody, state.frame.time)
                 bar.update(1)
                 if every and count % every == 0:
                     cuts = earlier_cuts + [c for c in annotator.cuts if done <= c["frame"] < count]
+                    people = annotator.tracker.next_id if annotator.tracker else 0
                     resume.save(resume.Checkpoint(count, js.flush(), csv_w.flush() if csv_w else None, no_person,
-                                                  cuts, *identity), paths["json"])
+                                                  cuts, *identity, next_person=max(people, first_person)),
+                                paths["json"])
                     checkpointed, saved = True, count
             bar.close()
             if encoder:

@@ -13,8 +13,8 @@ PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "fp16")
 ROI_MODES: tuple[str, ...] = ("auto", "letterbox")
 DEINTERLACE: tuple[str, ...] = ("auto", "on", "off")
 HEATMAPS: tuple[str, ...] = ("fusion", "spatial")
-#: --person: these words, or N (the N-th person from the left, from 0).
-PERSON_RULES: tuple[str, ...] = ("largest", "center")
+#: --person: these words, or N (the N-th person from the left, from 0). `all` follows everyone.
+PERSON_RULES: tuple[str, ...] = ("largest", "center", "all")
 
 
 def valid_person(rule: object) -> bool:

@@ -46,6 +46,11 @@ JOINT_COLOURS: tuple[tuple[int, int, int], ...] = (
     (255, 0, 0),
     (0, 0, 255),
 )
+#: RGB colours of people drawn with --person all: person id k is drawn in PERSON_COLOURS[k % len].
+PERSON_COLOURS: tuple[tuple[int, int, int], ...] = (
+    (230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
+    (145, 30, 180), (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212),
+)
 
 # Format mappings: for each of our joints, the indices of the source joints whose mean it is.
 # A head is the mean of the face points a format has, which approximates the head centre.

@@ -11,6 +11,7 @@ module only wires the modules that do the work together.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from itertools import groupby
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ from .streaming import Prefetch
 from .temporal.flow import flow_image, make_flow, to_heatmap
 from .temporal.shots import ShotDetector
 from .temporal.warp import WindowPool
-from .temporal.window import FrameState, SlidingWindow
+from .temporal.window import FrameState, Lanes
 from .timing import Stopwatch
 
 
@@ -88,7 +89,8 @@ class Annotator:
                             if self.window > 0 else None)
         self.clock = Stopwatch()
         self.tracker: PersonTracker | None = None
-        self.sliding: SlidingWindow | None = None  # the last run's window (its peak size is measured)
+        self.lanes: Lanes | None = None  # the last run's windows (their peak size is measured)
+        self.everyone = False  # the last run followed every person (--person all)
         self._detector: PersonDetector | None = None
         self.cuts: list[dict[str, Any]] = []
 
@@ -126,18 +128,20 @@ class Annotator:
 
     # --- streaming -----------------------------------------------------------------------------
     def run(self, reader: VideoReader, regions: Callable[[Frame], roi_mod.Roi | None] | None = None,
-            keep_stacks: bool = False, start: int = 0) -> Iterator[tuple[FrameState, dict[str, Any] | None]]:
-        """Yield (state, JSON frame record) for every frame, in order.
+            keep_stacks: bool = False, start: int = 0,
+            first_person: int = 0) -> Iterator[tuple[FrameState, dict[str, Any] | None]]:
+        """Yield (state, JSON frame record) for every frame and person, in frame order.
 
-        `regions` overrides how each frame's region of interest is chosen (evaluation and
-        pooling training use the labelled box); with `keep_stacks` each state keeps its
-        warped window (state.stack, state.present) for training the pooling layer.
-        Frames before `start` are only decoded and come back with no record (state.status
-        "skipped"): a resumed run's frames that are done, before its warm-up stretch.
+        One record a frame, except with --person all: one a person in view (by id), or one
+        no_person record when nobody is. `regions` overrides how each frame's region of interest
+        is chosen (evaluation and pooling training use the labelled box); with `keep_stacks` each
+        state keeps its warped window (state.stack, state.present) for training the pooling
+        layer. Frames before `start` are only decoded and come back with no record (state.status
+        "skipped"): a resumed run's frames that are done, before its warm-up stretch. New people
+        get ids from `first_person` on.
         """
         s = self.s
         info = reader.info
-        self.keep_stacks = keep_stacks
         if regions is not None:
             fixed = None
         elif s.get("box") is not None:
@@ -153,96 +157,143 @@ class Annotator:
             # window's later frames behind the frame whose region is being chosen.
             lag = queue_size + s["batch_size"] + self.window
             tracker = PersonTracker(s["person"], self.person_detector(), lag=lag, fps=info.fps or 25.0,
-                                    independent=info.codec == "image")
+                                    independent=info.codec == "image", first_id=first_person)
         self.tracker = tracker
+        self.everyone = tracker is not None and tracker.rule == "all"
         shots = ShotDetector(s.get("cut_threshold"), s.get("max_gap"))
         self.cuts = shots.cuts
-        window = SlidingWindow(self.window, self.window_pool, keep_stacks)
-        self.sliding = window
-        pending: list[tuple[FrameState, np.ndarray]] = []
+        lanes = Lanes(self.window, self.window_pool, keep_stacks)
+        self.lanes = lanes
+        pending: list[tuple[FrameState, list[tuple[FrameState, np.ndarray]]]] = []
         frames = Prefetch(reader.frames(), size=queue_size)
-        choose = regions or (lambda frame: fixed if tracker is None else tracker.region(frame.image, frame.index))
+        if tracker is not None:
+            def choose(frame: Frame) -> list[tuple[int | None, roi_mod.Roi]]:
+                return tracker.people(frame.image, frame.index)
+        else:
+            def choose(frame: Frame) -> list[tuple[int | None, roi_mod.Roi]]:
+                region = regions(frame) if regions is not None else fixed
+                return [] if region is None else [(None, region)]
         prepared = Prefetch(self._prepare(frames, choose, shots, info.width, info.height, start), size=queue_size)
         try:
-            for item in prepared:
-                if item[1] is None:  # skipped: precedes every frame that is worked on
-                    window.skip(item[0].frame.index)
-                    yield item[0], None
+            for head, items in prepared:
+                if head.status == "skipped":  # precedes every frame that is worked on
+                    yield head, None
                     continue
-                pending.append(item)
-                if len(pending) >= s["batch_size"]:
-                    self._ingest(pending, window)
+                pending.append((head, items))
+                if len(pending) >= s["batch_size"] or sum(len(i) for _, i in pending) >= s["batch_size"]:
+                    self._ingest(pending, lanes)
                     pending = []
-                    yield from self._emit(window, final=False)
+                    yield from self._emit(lanes, final=False)
             if pending:
-                self._ingest(pending, window)
-            yield from self._emit(window, final=True)
+                self._ingest(pending, lanes)
+            yield from self._emit(lanes, final=True)
         finally:
             prepared.close()
             frames.close()
 
-    def _prepare(self, frames: Iterable[Frame], choose: Callable[[Frame], roi_mod.Roi | None],
+    def _prepare(self, frames: Iterable[Frame], choose: Callable[[Frame], list[tuple[int | None, roi_mod.Roi]]],
                  shots: ShotDetector, width: int, height: int,
-                 start: int = 0) -> Iterator[tuple[FrameState, np.ndarray | None]]:
-        """Per frame, in the preparation thread: the region, the network input, the shot, and
-        the flows between this crop and the previous one (set on both states before this one
-        is handed on, so the network thread always finds a frame's flows in place)."""
-        prev: FrameState | None = None
+                 start: int = 0) -> Iterator[tuple[FrameState, list[tuple[FrameState, np.ndarray]]]]:
+        """Per frame, in the preparation thread: (the frame's own state, [(state, network input)]
+        per person). Each person's region, crop and the flows between this crop and the same
+        person's previous one (set on both states before this frame is handed on, so the network
+        thread always finds a frame's flows in place); the shot, from the one crop a frame, or
+        with --person all from the whole frame. Following one region, a frame with nobody still
+        gets a state (its letterbox crop keeps the window whole); with --person all it gets none."""
+        prev: dict[int, FrameState] = {}
+        whole = roi_mod.letterbox(width, height)
         for frame in frames:
             if frame.index < start:
-                yield FrameState(frame, None, status="skipped"), None
+                yield FrameState(frame, None, status="skipped"), []
                 continue
             with self.clock("crop"):
-                region = choose(frame)
-                st = FrameState(frame, region, status="ok" if region is not None else "no_person")
-                inp = roi_mod.crop(frame.image, region or roi_mod.letterbox(width, height), self.input_size)
-                st.segment = shots.update(inp, frame.time, frame.index)
+                people = choose(frame)
+                if self.everyone:
+                    shot_input = roi_mod.crop(frame.image, whole, self.input_size)
+                    segment = shots.update(shot_input, frame.time, frame.index)
+                    head = FrameState(frame, None, segment=segment, status="ok" if people else "no_person")
+                    items = []
+                    for person, region in people:
+                        st = FrameState(frame, region, segment=segment, person=person, lane=person)
+                        items.append((st, roi_mod.crop(frame.image, region, self.input_size)))
+                else:
+                    person, region = people[0] if people else (None, None)
+                    head = FrameState(frame, region, status="ok" if region is not None else "no_person", person=person)
+                    inp = roi_mod.crop(frame.image, region or whole, self.input_size)
+                    head.segment = shots.update(inp, frame.time, frame.index)
+                    items = [(head, inp)]
             if self.flow_fn is not None:
                 with self.clock("flow"):
-                    self._add_flows(prev, st, inp)
-            prev = st
-            yield st, inp
+                    for st, inp in items:
+                        self._add_flows(prev.get(st.lane), st, inp)
+            prev = {st.lane: st for st, _ in items}
+            yield head, items
 
-    def _ingest(self, batch: list[tuple[FrameState, np.ndarray]], window: SlidingWindow) -> None:
-        """Run the network on a batch and add its frames to the window."""
+    def _ingest(self, batch: list[tuple[FrameState, list[tuple[FrameState, np.ndarray]]]], lanes: Lanes) -> None:
+        """Run the network on the crops of a batch of frames (batch_size at a time) and add the frames to the lanes."""
+        items = [item for _, group in batch for item in group]
+        size = self.s["batch_size"]
         with self.clock("network"):
-            maps = self.heatmaps([inp for _, inp in batch]).float().permute(0, 2, 3, 1).cpu().numpy()
-        for (st, _), hm in zip(batch, maps, strict=True):
-            st.heatmap = hm
-            window.add(st)
+            for i in range(0, len(items), size):
+                chunk = items[i : i + size]
+                maps = self.heatmaps([inp for _, inp in chunk]).float().permute(0, 2, 3, 1).cpu().numpy()
+                for (st, _), hm in zip(chunk, maps, strict=True):
+                    st.heatmap = hm
+        for head, group in batch:
+            lanes.add(head, [st for st, _ in group])
 
     def _add_flows(self, prev: FrameState | None, st: FrameState, inp: np.ndarray) -> None:
-        """Flow both ways between a frame and the one before it (same shot only), at heatmap size."""
+        """Flow both ways between a crop and the same lane's crop of the frame before (same shot only),
+        at heatmap size."""
         st.grey = flow_image(inp, self.s["flow_size"])
         if prev is None:
             return
-        if prev.segment == st.segment and prev.grey is not None:
+        if prev.segment == st.segment and prev.grey is not None and prev.frame.index == st.frame.index - 1:
             size = self.heatmap_size
             prev.fwd = to_heatmap(self.flow_fn(prev.grey, st.grey), size)
             st.bwd = to_heatmap(self.flow_fn(st.grey, prev.grey), size)
         prev.grey = None  # its flows are done
 
-    def _emit(self, window: SlidingWindow, final: bool) -> list[tuple[FrameState, dict[str, Any]]]:
-        """Pool every frame whose later neighbours are all in, and make its record."""
+    def _emit(self, lanes: Lanes, final: bool) -> list[tuple[FrameState, dict[str, Any]]]:
+        """Pool every frame whose people's later neighbours are all in, and make its records."""
+        out = []
         with self.clock("warp+pool"):
-            return [(st, self._record(st, hm)) for st, hm in window.ready(final)]
+            for head, pooled in lanes.ready(final):
+                if not pooled:
+                    out.append((head, self._record(head, None)))
+                out += [(st, self._record(st, hm)) for st, hm in pooled]
+        return out
 
-    def _record(self, t: FrameState, hm: np.ndarray) -> dict[str, Any]:
-        """The JSON record of a frame from its pooled heatmap; confident poses go back to the tracker."""
-        hm = np.ascontiguousarray(hm.transpose(2, 0, 1))
-        t.pooled = hm
-        if t.roi is None:
-            return frame_record(t.frame.index, t.frame.time, None, None, self.s["threshold"], None, t.status)
+    def _record(self, t: FrameState, hm: np.ndarray | None) -> dict[str, Any]:
+        """The JSON record of a frame (or one person in it) from its pooled heatmap; confident poses
+        go back to the tracker."""
+        if hm is not None:
+            hm = np.ascontiguousarray(hm.transpose(2, 0, 1))
+            t.pooled = hm
+        if t.roi is None or hm is None:
+            return frame_record(t.frame.index, t.frame.time, None, None, self.s["threshold"], None, t.status,
+                                t.person)
         pts, conf = peaks(hm, self.input_size)
         joints = t.roi.to_frame(pts.astype(np.float64), self.input_size)
         if self.tracker is not None:
-            self.tracker.feedback(joints, conf, t.frame.index)
+            self.tracker.feedback(joints, conf, t.frame.index, t.person if self.everyone else None)
         return frame_record(t.frame.index, t.frame.time, joints, conf, self.s["threshold"],
-                            t.roi.as_xywh(), t.status)
+                            t.roi.as_xywh(), t.status, t.person)
 
 
-def overlay_image(image: np.ndarray, record: dict[str, Any], show_box: bool) -> np.ndarray:
-    """A copy of the frame with the record's skeleton (and region, if asked) drawn on it."""
-    from .io.writers import draw_skeleton  # noqa: PLC0415
+def by_frame(results: Iterable[tuple[FrameState, dict[str, Any] | None]]
+             ) -> Iterator[tuple[FrameState, list[dict[str, Any]] | None]]:
+    """Annotator.run's results a frame at a time: (first state of the frame, its records), or
+    (state, None) for a frame only decoded (before a resumed run's warm-up)."""
+    for _, group in groupby(results, key=lambda r: r[0].frame.index):
+        items = list(group)
+        records = [rec for _, rec in items if rec is not None]
+        yield items[0][0], records or None
 
-    return draw_skeleton(image.copy(), record, record.get("box") if show_box else None)
+
+def overlay_image(image: np.ndarray, records: list[dict[str, Any]], show_box: bool, ids: bool = False) -> np.ndarray:
+    """A copy of the frame with its records' skeletons (and regions, if asked) drawn on it; with
+    `ids` (--person all) each person in their own colour with their id."""
+    from .io.writers import draw_people  # noqa: PLC0415
+
+    return draw_people(image.copy(), records, show_box, ids)

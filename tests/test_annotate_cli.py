@@ -166,7 +166,7 @@ def test_memory_is_bounded_by_the_window_not_the_video(tmp_path, tiny_model):
     with VideoReader(video) as r:
         n = sum(1 for _ in ann.run(r))
     assert n == 150
-    assert ann.sliding.max_buffered <= 2 * 3 + 1 + 4
+    assert ann.lanes.max_buffered <= 2 * 3 + 1 + 4
 
 
 def test_package_entry_point_runs(synth_video, tiny_model, tmp_path):

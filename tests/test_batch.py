@@ -88,7 +88,8 @@ def test_export_csv_and_openpose(folder, tmp_path, tiny_model):
     r = CliRunner().invoke(main, ["export", str(out), "--csv", str(tmp_path / "tracks.csv")])
     assert r.exit_code == 0, r.output
     lines = (tmp_path / "tracks.csv").read_text().splitlines()
-    assert lines[0] == "video,frame,time,joint,x,y,confidence"
+    assert lines[0] == "video,frame,time,person,joint,x,y,confidence"
+    assert lines[1].split(",")[3] == ""  # a fixed region: no person id
     assert len(lines) == 1 + (8 + 6 + 5) * 7
     r = CliRunner().invoke(main, ["export", str(out), "--format", "openpose", "--dest", str(tmp_path / "op")])
     assert r.exit_code == 0, r.output

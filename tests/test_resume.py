@@ -11,7 +11,9 @@ from pathlib import Path
 import av
 import numpy as np
 import yaml
-from synth import make_video
+from synth import make_video, people_video
+
+from posevid.io.schema import validate
 
 FRAMES = 600  # long enough that a run cannot finish before it is killed
 
@@ -111,3 +113,32 @@ def test_ctrl_c_after_a_checkpoint_says_where_the_rerun_continues(tmp_path, tiny
     assert f"run the same command again to continue from frame {saved}" in err, err
     again = subprocess.run(annotate_cmd(video, out, tiny_model, config), capture_output=True, text=True)
     assert again.returncode == 0 and f"continued from frame {saved}" in again.stdout, again.stdout + again.stderr
+
+
+def test_person_all_resumes_with_new_ids_above_those_written(tmp_path, tiny_model):
+    """--person all, killed after a checkpoint and run again: every frame once, both people in each,
+    and the people of the resumed part get ids above every id already written (a resumed tracker
+    cannot know who was who)."""
+    video = tmp_path / "two.mp4"
+    people_video(video, [{"x": 120, "y": 200, "height": 180}, {"x": 480, "y": 210, "height": 180}], frames=400,
+                 size=(640, 360))
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({"annotate": {"resume_every": 40}}))
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "posevid.cli", "annotate", str(video), "-o", str(out), "--model", str(tiny_model),
+           "--config", str(config), "--person", "all", "--no-video"]
+    done = kill_after_checkpoint(cmd, out / ".two.resume.json", 120)
+    again = subprocess.run(cmd, capture_output=True, text=True)
+    assert again.returncode == 0 and f"continued from frame {done}" in again.stdout, again.stdout + again.stderr
+    doc = json.loads((out / "two.json").read_text())
+    validate(doc)
+    by_frame: dict[int, list[int]] = {}
+    for f in doc["frames"]:
+        by_frame.setdefault(f["index"], []).append(f["person"])
+    assert sorted(by_frame) == list(range(400))
+    assert all(len(p) == 2 for p in by_frame.values()), by_frame
+    before = {p for i in range(done) for p in by_frame[i]}
+    after = {p for i in range(done, 400) for p in by_frame[i]}
+    assert len(before) == 2 and len(after) == 2 and min(after) > max(before)
+    csv_rows = (out / "two.csv").read_text().splitlines()
+    assert len(csv_rows) == 1 + 7 * len(doc["frames"])

@@ -2,6 +2,7 @@
 of a real person (the example clip's signer) pasted into textured frames at known places."""
 from __future__ import annotations
 
+import csv
 import json
 
 import cv2
@@ -11,7 +12,10 @@ from click.testing import CliRunner
 from synth import paste_person, people_video, signer, texture
 
 from posevid.cli import main
+from posevid.io.schema import validate
 from posevid.io.video import VideoReader
+from posevid.io.writers import draw_people, frame_record
+from posevid.joints import PERSON_COLOURS
 from posevid.person.tracking import PersonTracker
 
 
@@ -143,3 +147,64 @@ def test_a_real_person_in_a_photo_is_found(tmp_path, tiny_model):
     doc = run_auto(tmp_path, tiny_model, path)
     assert doc["frames"][0]["status"] == "ok"
     assert inside(doc["frames"][0]["box"], head_shoulders[1:].mean(0))
+
+
+def test_person_all_writes_every_person_with_their_own_id(tmp_path, tiny_model):
+    """--person all: one record per person in view per frame (JSON, CSV, OpenPose export), each
+    person keeping one id while in view; B, back long after leaving, and everyone after the cut
+    get new ones."""
+    video = tmp_path / "scene.mp4"
+    people = [{"x": 110, "y": 200, "height": 180}, {"x": 320, "y": 210, "height": 170, "stop": 20},
+              {"x": 530, "y": 215, "height": 190, "start": 30}]
+    truth = people_video(video, people + [{**people[1], "start": 110, "stop": 160}], frames=160, fps=10,
+                         cuts=(140,))
+    truth = [[row[0], row[1] if row[1] is not None else row[3], row[2]] for row in truth]
+    r = CliRunner().invoke(main, ["annotate", str(video), "-o", str(tmp_path / "o"), "--model", str(tiny_model),
+                                  "-q", "--person", "all", "--threshold", "0"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads((tmp_path / "o" / "scene.json").read_text())
+    validate(doc)
+    records: dict[int, list[dict]] = {}
+    for f in doc["frames"]:
+        records.setdefault(f["index"], []).append(f)
+    assert sorted(records) == list(range(160))
+    ids = []  # per frame, the id of the record on each true person (None: none)
+    for i, row in enumerate(truth):
+        on = []
+        for person in row:
+            hits = [f["person"] for f in records[i] if person is not None and f["box"] is not None
+                    and inside(f["box"], person[1:].mean(0)) and inside(f["box"], person[0])
+                    and abs(f["box"][0] + f["box"][2] / 2 - person[1:, 0].mean()) < 0.25 * f["box"][2]]
+            on.append(hits[0] if len(hits) == 1 else None)
+        ids.append(on)
+    in_view = [(i, k) for i, row in enumerate(truth) for k in range(3) if row[k] is not None and i % 140 >= 8]
+    assert sum(ids[i][k] is not None for i, k in in_view) >= 0.95 * len(in_view)  # everyone, nearly every frame
+    a, b, c = (sorted({row[k] for row in ids[:140] if row[k] is not None}) for k in range(3))
+    assert len(a) == 1 and len(c) == 1 and len(b) == 2 and b[1] > c[0], ids
+    after = {row[k] for row in ids[141:] for k in range(3) if row[k] is not None}
+    assert len(after) == 3 and min(after) > max(a + b + c)
+    assert all(len(fs) == len({f["person"] for f in fs}) for fs in records.values())
+    with open(tmp_path / "o" / "scene.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 7 * len(doc["frames"])
+    assert [int(r["person"]) for r in rows[::7]] == [f["person"] for f in doc["frames"]]
+    r = CliRunner().invoke(main, ["export", str(tmp_path / "o"), "--format", "openpose", "--dest",
+                                  str(tmp_path / "op")])
+    assert r.exit_code == 0, r.output
+    kp = json.loads(sorted((tmp_path / "op" / "scene").glob("*.json"))[50].read_text())
+    assert sorted(p["person_id"][0] for p in kp["people"]) == sorted(f["person"] for f in records[50])
+
+
+def test_each_person_is_drawn_in_their_own_colour_with_their_id():
+    image = np.zeros((240, 320, 3), np.uint8)
+    recs = []
+    for person, x in ((0, 80.0), (3, 230.0)):
+        joints = np.array([[x, 60], [x - 30, 100], [x + 30, 100], [x - 40, 140], [x + 40, 140], [x - 40, 180],
+                           [x + 40, 180]])
+        recs.append(frame_record(0, 0.0, joints, np.ones(7), 0.1, [x - 60, 30, 120, 120], "ok", person))
+    draw_people(image, recs, show_box=False, ids=True)
+    for rec, half in zip(recs, (image[:, :160], image[:, 160:]), strict=True):
+        colour = PERSON_COLOURS[rec["person"]]
+        assert (half == colour).all(axis=2).sum() > 200  # the skeleton, in that person's colour
+        others = [c for c in PERSON_COLOURS if c != colour]
+        assert not any((half == c).all(axis=2).any() for c in others)

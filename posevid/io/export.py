@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterator
+from itertools import groupby
 from pathlib import Path
 
 from ..errors import OutputError, PosevidError
@@ -12,6 +13,17 @@ from .atomic import commit, temp_path
 from .writers import read_json
 
 OPENPOSE_POINTS = 25
+
+
+def _openpose_person(record: dict) -> dict:
+    """One person of a frame in OpenPose's layout: BODY_25 points with ours filled in, id or -1."""
+    kp = [0.0] * (3 * OPENPOSE_POINTS)
+    for ours, theirs in OPENPOSE_BODY25_FROM_OURS.items():
+        j = record["joints"][JOINTS[ours]]
+        if j["x"] is not None:
+            kp[3 * theirs: 3 * theirs + 3] = [j["x"], j["y"], j["confidence"]]
+    person = record.get("person")
+    return {"person_id": [-1 if person is None else person], "pose_keypoints_2d": kp}
 
 
 def result_files(out_dir: Path) -> Iterator[Path]:
@@ -28,20 +40,22 @@ def result_files(out_dir: Path) -> Iterator[Path]:
 
 
 def export_csv(out_dir: Path, dest: Path) -> int:
-    """One CSV of every result: video, frame, time, joint, x, y, confidence. Returns rows written."""
+    """One CSV of every result: video, frame, time, person, joint, x, y, confidence. Returns rows written."""
     tmp = temp_path(dest)
     rows = 0
     try:
         with open(tmp, "w", newline="", encoding="utf-8") as f:
             w = csv.writer(f)
-            w.writerow(["video", "frame", "time", "joint", "x", "y", "confidence"])
+            w.writerow(["video", "frame", "time", "person", "joint", "x", "y", "confidence"])
             for path in result_files(out_dir):
                 doc = read_json(path)
                 name = str(path.relative_to(out_dir).with_suffix(""))
                 for fr in doc["frames"]:
                     for joint in JOINTS:
                         j = fr["joints"][joint]
-                        w.writerow([name, fr["index"], fr["time"], joint, "" if j["x"] is None else j["x"],
+                        person = fr.get("person")
+                        w.writerow([name, fr["index"], fr["time"], "" if person is None else person, joint,
+                                    "" if j["x"] is None else j["x"],
                                     "" if j["y"] is None else j["y"], j["confidence"]])
                         rows += 1
         commit(tmp, dest)
@@ -61,14 +75,9 @@ def export_openpose(out_dir: Path, dest: Path) -> int:
         doc = read_json(path)
         folder = dest / path.relative_to(out_dir).with_suffix("")
         folder.mkdir(parents=True, exist_ok=True)
-        for fr in doc["frames"]:
-            kp = [0.0] * (3 * OPENPOSE_POINTS)
-            for ours, theirs in OPENPOSE_BODY25_FROM_OURS.items():
-                j = fr["joints"][JOINTS[ours]]
-                if j["x"] is not None:
-                    kp[3 * theirs: 3 * theirs + 3] = [j["x"], j["y"], j["confidence"]]
-            people = [] if fr["status"] != "ok" else [{"person_id": [-1], "pose_keypoints_2d": kp}]
-            out = folder / f"{path.stem}_{fr['index']:012d}_keypoints.json"
+        for index, records in groupby(doc["frames"], key=lambda fr: fr["index"]):
+            people = [_openpose_person(fr) for fr in records if fr["status"] == "ok"]
+            out = folder / f"{path.stem}_{index:012d}_keypoints.json"
             tmp = temp_path(out)
             tmp.write_text(json.dumps({"version": 1.3, "people": people}))
             commit(tmp, out)

@@ -37,6 +37,7 @@ class Checkpoint:
     cuts: list[dict[str, Any]] = field(default_factory=list)
     source: dict[str, int] = field(default_factory=dict)
     settings: str = ""
+    next_person: int = 0  # every person id written so far is below this (--person all)
 
 
 def checkpoint_path(json_final: Path) -> Path:

@@ -40,11 +40,17 @@ def validate(doc: dict[str, Any]) -> None:
     _need(isinstance(doc.get("cuts"), list), "cuts", "must be a list")
     for c in doc["cuts"]:
         _need(isinstance(c.get("frame"), int) and isinstance(c.get("time"), (int, float)), "cuts[]", "frame and time")
-    last = -1
+    last, last_person = -1, None
     for i, f in enumerate(doc.get("frames", [])):
         where = f"frames[{i}]"
-        _need(isinstance(f.get("index"), int) and f["index"] > last, f"{where}.index", "must increase")
-        last = f["index"]
+        person = f.get("person")
+        _need("person" in f and (person is None or (isinstance(person, int) and person >= 0)), f"{where}.person",
+              "null or an id (a whole number from 0)")
+        _need(isinstance(f.get("index"), int) and f["index"] >= last, f"{where}.index", "must not decrease")
+        if f["index"] == last:  # another person of the same frame (--person all)
+            _need(person is not None and last_person is not None and person > last_person, f"{where}.person",
+                  "the people of one frame come once each, by increasing id")
+        last, last_person = f["index"], person
         _need(isinstance(f.get("time"), (int, float)), f"{where}.time", "must be a number")
         _need(f.get("status") in FRAME_STATUS, f"{where}.status", f"one of {FRAME_STATUS}")
         box = f.get("box")

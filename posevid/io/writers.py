@@ -17,12 +17,12 @@ import cv2
 import numpy as np
 
 from ..errors import OutputError
-from ..joints import JOINT_COLOURS, JOINTS, SKELETON
+from ..joints import JOINT_COLOURS, JOINTS, PERSON_COLOURS, SKELETON
 from .atomic import commit, discard, temp_path
 
 FORMAT_NAME = "posevid"
 FORMAT_VERSION = 1
-CSV_COLUMNS = ("frame", "time", "joint", "x", "y", "confidence", "visible")
+CSV_COLUMNS = ("frame", "time", "person", "joint", "x", "y", "confidence", "visible")
 
 
 def close_quietly(f: IO[str]) -> None:
@@ -47,9 +47,11 @@ def _open_text(path: Path, keep: int | None = None) -> IO[str]:
 
 
 def frame_record(index: int, time: float, joints: np.ndarray | None, confidence: np.ndarray | None,
-                 threshold: float, box: Sequence[float] | None = None, status: str = "ok") -> dict[str, Any]:
-    """One frame of the JSON format: named joints with x, y (null when not visible) and confidence."""
-    rec: dict[str, Any] = {"index": index, "time": round(time, 6), "status": status}
+                 threshold: float, box: Sequence[float] | None = None, status: str = "ok",
+                 person: int | None = None) -> dict[str, Any]:
+    """One frame (one person of it) in the JSON format: the tracker's person id, named joints
+    with x, y (null when not visible) and confidence."""
+    rec: dict[str, Any] = {"index": index, "time": round(time, 6), "status": status, "person": person}
     named = {}
     for j, name in enumerate(JOINTS):
         c = float(confidence[j]) if confidence is not None else 0.0
@@ -123,7 +125,8 @@ class JsonWriter(PartFile):
 
 
 class CsvWriter(PartFile):
-    """One row per frame and joint; x and y are empty when the joint is not visible."""
+    """One row per frame, person and joint; x and y are empty when the joint is not visible, the
+    person when nobody was found (or a fixed region was given)."""
 
     def __init__(self, final: Path):
         self.final = Path(final)
@@ -144,7 +147,7 @@ class CsvWriter(PartFile):
 
     def add(self, record: dict[str, Any]) -> None:
         for name, j in record["joints"].items():
-            self.w.writerow([record["index"], record["time"], name,
+            self.w.writerow([record["index"], record["time"], _blank(record.get("person")), name,
                              "" if j["x"] is None else j["x"], "" if j["y"] is None else j["y"],
                              j["confidence"], int(j["visible"])])
 
@@ -154,8 +157,14 @@ class CsvWriter(PartFile):
 
 
 
-def draw_skeleton(image: np.ndarray, record: dict[str, Any], box: Sequence[float] | None = None) -> np.ndarray:
-    """Draw the visible joints and skeleton edges of one frame record onto an RGB image (in place)."""
+def _blank(value: Any) -> Any:
+    return "" if value is None else value
+
+
+def draw_skeleton(image: np.ndarray, record: dict[str, Any], box: Sequence[float] | None = None,
+                  colour: tuple[int, int, int] | None = None, label: str | None = None) -> np.ndarray:
+    """Draw the visible joints and skeleton edges of one frame record onto an RGB image (in place):
+    in the joints' colours, or all in `colour` (one person among several), with `label` by the head."""
     h, w = image.shape[:2]
     scale = max(1.0, min(h, w) / 360.0)
     thick = max(1, int(round(2 * scale)))
@@ -168,14 +177,38 @@ def draw_skeleton(image: np.ndarray, record: dict[str, Any], box: Sequence[float
     canvas = image if image.flags.c_contiguous else np.ascontiguousarray(image)
     for a, b in SKELETON:
         if pts[a] is not None and pts[b] is not None:
-            cv2.line(canvas, pts[a], pts[b], JOINT_COLOURS[b], thick, cv2.LINE_AA)
+            cv2.line(canvas, pts[a], pts[b], colour or JOINT_COLOURS[b], thick, cv2.LINE_AA)
     for i, p in enumerate(pts):
         if p is not None:
-            cv2.circle(canvas, p, radius, JOINT_COLOURS[i], -1, cv2.LINE_AA)
+            cv2.circle(canvas, p, radius, colour or JOINT_COLOURS[i], -1, cv2.LINE_AA)
     if box is not None:
         x, y, bw, bh = (int(round(v)) for v in box)
-        cv2.rectangle(canvas, (x, y), (x + bw, y + bh), (0, 255, 0), 1)
+        cv2.rectangle(canvas, (x, y), (x + bw, y + bh), colour or (0, 255, 0), 1)
+    if label is not None:
+        anchor = next((p for p in pts if p is not None), None)
+        region = record.get("box")
+        if anchor is None and region is not None:
+            anchor = (int(region[0]), int(region[1]) + 3 * radius)
+        if anchor is not None:
+            org = (anchor[0] + 2 * radius, max(3 * radius, anchor[1] - 2 * radius))
+            font = 0.5 * scale
+            cv2.putText(canvas, label, org, cv2.FONT_HERSHEY_SIMPLEX, font, (0, 0, 0), thick + 2, cv2.LINE_AA)
+            cv2.putText(canvas, label, org, cv2.FONT_HERSHEY_SIMPLEX, font, colour or (255, 255, 255), thick,
+                        cv2.LINE_AA)
     return canvas
+
+
+def draw_people(image: np.ndarray, records: list[dict[str, Any]], show_box: bool, ids: bool) -> np.ndarray:
+    """Draw one frame's records onto an RGB image (in place): with `ids` (--person all) each person
+    in their own colour with their id, else in the joints' colours."""
+    for rec in records:
+        box = rec.get("box") if show_box else None
+        person = rec.get("person")
+        if ids and person is not None:
+            draw_skeleton(image, rec, box, PERSON_COLOURS[person % len(PERSON_COLOURS)], str(person))
+        else:
+            draw_skeleton(image, rec, box)
+    return image
 
 
 def read_json(path: str | os.PathLike) -> dict[str, Any]:

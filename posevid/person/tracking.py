@@ -19,7 +19,8 @@ the threads' timing (tried: refining the box of a still person by its pose gave 
 
 --person chooses whom to follow among the tracks: the largest (by body scale), the one nearest
 the frame's centre, or the N-th from the left; once chosen, a person is followed by id until
-they are lost, so the choice does not jump between people who pass each other.
+they are lost, so the choice does not jump between people who pass each other. `--person all`
+follows every track: each is a lane of its own through the pipeline (pipeline.py).
 """
 from __future__ import annotations
 
@@ -123,9 +124,10 @@ class PersonTracker:
     """Tracks every person the detector finds and gives the region of the chosen one, frame by frame."""
 
     def __init__(self, rule: str = "largest", detector: PersonDetector | None = None, lag: int = 0,
-                 fps: float = 25.0, independent: bool = False):
+                 fps: float = 25.0, independent: bool = False, first_id: int = 0):
         """`independent`: every frame is a photo of its own (a folder of images), so people are
-        found afresh in each and nothing is carried from one to the next."""
+        found afresh in each and nothing is carried from one to the next. `first_id`: the id of the
+        first new track (a resumed run continues above the ids it has written)."""
         if not valid_person(rule):
             raise ValueError(f"--person must be largest, center or a number, not {rule!r}")
         self.rule = str(rule)
@@ -135,7 +137,7 @@ class PersonTracker:
         self.hold = max(3 * DETECT_EVERY, round(HOLD_SECONDS * fps))  # frames
         self.tracks: list[Track] = []
         self.chosen: int | None = None   # id of the followed track
-        self._next_id = 0
+        self._next_id = first_id
         self._last_detect = -(10**9)
         self._idle_every = DETECT_EVERY
         # region() runs in the pipeline's preparation thread, feedback() in the network thread
@@ -148,14 +150,20 @@ class PersonTracker:
     def _followed(self) -> Track | None:
         return next((t for t in self.tracks if t.id == self.chosen), None)
 
-    def feedback(self, joints: np.ndarray, confidence: np.ndarray, index: int) -> None:
-        """Let a confident pose (head and shoulders) of frame `index` vouch that the followed person
-        is still there. The pose does not move the box: it is `lag` frames old, and when it arrives
-        depends on the threads' timing, which must not change a run's output."""
+    @property
+    def next_id(self) -> int:
+        """The id the next new track will get: every id so far is below it."""
+        return self._next_id
+
+    def feedback(self, joints: np.ndarray, confidence: np.ndarray, index: int, person: int | None = None) -> None:
+        """Let a confident pose (head and shoulders) of frame `index` vouch that a person (the
+        followed one by default) is still there. The pose does not move the box: it is `lag`
+        frames old, and when it arrives depends on the threads' timing, which must not change a
+        run's output."""
         if float(confidence[:3].mean()) < FEEDBACK_CONFIDENCE:
             return
         with self._lock:
-            t = self._followed()
+            t = self._followed() if person is None else next((t for t in self.tracks if t.id == person), None)
             if t is None or index < self._cut_at or index < t.found:  # a pose of a shot or person before
                 return
             t.posed = max(t.posed, index)
@@ -185,14 +193,22 @@ class PersonTracker:
 
     def region(self, rgb: np.ndarray, index: int) -> Roi | None:
         """The followed person's box for this frame (chosen by the --person rule when nobody is)."""
+        found = self.people(rgb, index)
+        return found[0][1] if found else None
+
+    def people(self, rgb: np.ndarray, index: int) -> list[tuple[int, Roi]]:
+        """(id, box) of every person this frame's regions are for: each track, by id, with
+        --person all; else the followed one (chosen by the --person rule when nobody is), or none."""
         tracks = self.update(rgb, index)
         with self._lock:
+            if self.rule == "all":
+                return [(t.id, t.roi) for t in sorted(tracks, key=lambda t: t.id)]
             t = self._followed()
             if t is None:
                 h, w = rgb.shape[:2]
                 t = choose(tracks, self.rule, w, h)
                 self.chosen = None if t is None else t.id
-            return None if t is None else t.roi
+            return [] if t is None else [(t.id, t.roi)]
 
     def _associate(self, found: list[Detection], index: int) -> None:
         """Greedy matching, best fit first: each detection joins at most one track and each track

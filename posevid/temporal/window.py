@@ -3,6 +3,10 @@
 Frame t is pooled once frames t+1..t+n are in (or a cut or the end of the video comes first);
 then the window drops every frame that no later frame needs, so memory is bounded by n, never by
 the video's length. The warp and pool themselves are temporal.warp.warp_window.
+
+With several people followed (--person all) each person is a lane with a window of its own
+(Lanes): flow, warping and pooling never mix two people's crops, and the lanes' results are
+merged back into frame order.
 """
 from __future__ import annotations
 
@@ -15,6 +19,9 @@ from ..io.video import Frame
 from ..joints import NUM_JOINTS
 from ..person.roi import Roi
 from .warp import StackPool, WindowPool, pack, warp_window
+
+#: The lane of a run that follows one region a frame (one person, a fixed box, or none).
+ONE = -1
 
 
 @dataclass
@@ -29,6 +36,8 @@ class FrameState:
     bwd: np.ndarray | None = None                # flow to the previous frame, H×W×2
     segment: int = 0                             # shot index: never pool across segments
     status: str = "ok"
+    person: int | None = None                    # the tracker's id of the person this crop is for
+    lane: int = ONE                              # Lanes key: the person with --person all, else ONE
     pooled: np.ndarray | None = None             # J×H×W pooled heatmap, once the frame is emitted
     stack: torch.Tensor | None = None            # (2n+1)×J×H×W warped window (fp16), with run(keep_stacks=True)
     present: torch.Tensor | None = None          # (2n+1) slots of that window present, 0/1
@@ -52,10 +61,10 @@ class SlidingWindow:
     training the pooling layer.
     """
 
-    def __init__(self, n: int, pool: WindowPool | None, keep_stacks: bool = False):
+    def __init__(self, n: int, pool: WindowPool | None, keep_stacks: bool = False, start: int = 0):
         self.n, self.pool, self.keep_stacks = n, pool, keep_stacks
         self.states: list[FrameState] = []
-        self.emitted = 0       # frame index of the next frame to pool
+        self.emitted = start   # frame index of the next frame to pool
         self.max_buffered = 0  # the most frames held at once
 
     def skip(self, index: int) -> None:
@@ -127,3 +136,57 @@ class SlidingWindow:
                 pool.add(int(slot), stack[slot])
             maps.append(pool.result())
         return maps
+
+
+class Lanes:
+    """One sliding window per person, and the merge of their pooled frames back into frame order.
+
+    Frames come in order, each with the states of every person in view (add); a person absent
+    from a frame has left (or a cut dropped them), so their lane is finished and flushed. A frame
+    is ready once every lane it has is pooled; frames with nobody are ready at once. Every lane
+    is at most n frames behind the newest frame, so memory stays bounded by n and the number of
+    people in view.
+    """
+
+    def __init__(self, n: int, pool: WindowPool | None, keep_stacks: bool = False):
+        self.n, self.pool, self.keep_stacks = n, pool, keep_stacks
+        self.windows: dict[int, SlidingWindow] = {}
+        self.frames: list[tuple[FrameState, list[FrameState]]] = []  # added, not yet handed out
+        self.pooled: dict[tuple[int, int], np.ndarray] = {}            # (frame index, lane) -> map
+        self.max_buffered = 0  # the most frame states held at once in any lane's window
+
+    def add(self, head: FrameState, states: list[FrameState]) -> None:
+        """A frame (head: its own state, used when nobody is in it) with one state per lane,
+        heatmaps set."""
+        lanes = {st.lane for st in states}
+        for key in [k for k in self.windows if k not in lanes]:
+            self._collect(key, final=True)
+            del self.windows[key]
+        for st in states:
+            key = st.lane
+            window = self.windows.get(key)
+            if window is None:
+                window = self.windows[key] = SlidingWindow(self.n, self.pool, self.keep_stacks, st.frame.index)
+            window.add(st)
+            self.max_buffered = max(self.max_buffered, window.max_buffered)
+        self.frames.append((head, states))
+
+    def ready(self, final: bool) -> list[tuple[FrameState, list[tuple[FrameState, np.ndarray]]]]:
+        """Per frame whose people are all pooled, in order: (head, [(state, pooled H×W×J map)])."""
+        for key in list(self.windows):
+            self._collect(key, final)
+        if final:
+            self.windows.clear()
+        out = []
+        while self.frames:
+            head, states = self.frames[0]
+            keys = [(st.frame.index, st.lane) for st in states]
+            if not all(k in self.pooled for k in keys):
+                break
+            out.append((head, [(st, self.pooled.pop(k)) for st, k in zip(states, keys, strict=True)]))
+            self.frames.pop(0)
+        return out
+
+    def _collect(self, key: int, final: bool) -> None:
+        for st, hm in self.windows[key].ready(final):
+            self.pooled[(st.frame.index, key)] = hm
