@@ -40,10 +40,10 @@ from posevid import settings as annotate_settings
 from posevid.config import section
 from posevid.io.images import ImageReader
 from posevid.io.video import VideoReader
-from posevid.io.writers import record_arrays
 from posevid.joints import JOINT_TYPES, NUM_JOINTS
 from posevid.person.roi import body_box, body_scale
 from posevid.pipeline import Annotator
+from posevid.result import PoseResult
 from posevid.train.datasets import Sample, iterate_sources, label_regions, read_source, videos_of
 from posevid.train.detector import empty_parts, load_people, place_native
 
@@ -94,6 +94,13 @@ class Scores:
         return [*pck, upper, shown, precise]
 
 
+def shown_joints(res: PoseResult) -> np.ndarray | None:
+    """A result's joints as the user gets them: NaN where not shown, None when nobody was found."""
+    if res.joints is None:
+        return None
+    return np.where(res.visible[:, None], res.joints, np.nan)
+
+
 def mean_prior(train_sources: list[dict]) -> np.ndarray:
     """Each joint's mean position in the crop-rule box, as fractions of its side (7×2)."""
     total, count = np.zeros((NUM_JOINTS, 2)), np.zeros(NUM_JOINTS)
@@ -119,25 +126,23 @@ def evaluate_photos(samples: list[Sample], auto: Annotator, boxed: Annotator, pr
             continue
         with ImageReader(Path(s.source)) as reader:
             frame = next(reader.frames())
-            _, rec = list(auto.run(reader))[0]
-            scores["auto"].add(s, None if rec["status"] == "no_person" else record_arrays(rec)[0])
+            scores["auto"].add(s, shown_joints(next(auto.run(reader))))
         rng = np.random.default_rng([2, i])
         bg = backgrounds[i % len(backgrounds)] if backgrounds and i % 2 else None
         if max(frame.image.shape[:2]) < 700:
             wide, offset = place_native(frame.image, rng, bg)
             cv2.imwrite(str(tmp / "wide.png"), cv2.cvtColor(wide, cv2.COLOR_RGB2BGR))
             with ImageReader(tmp / "wide.png") as reader:
-                _, rec = list(auto.run(reader))[0]
+                found = shown_joints(next(auto.run(reader)))
             moved = Sample(s.source, None, s.joints + offset, s.labelled, torso=s.torso)
-            scores["auto_wide"].add(moved, None if rec["status"] == "no_person" else record_arrays(rec)[0])
+            scores["auto_wide"].add(moved, found)
             if teacher is not None:
                 found = teacher["photo"](wide)
                 scores["mediapipe_wide"].add(moved, None if found is None else found[0])
         with ImageReader(Path(s.source)) as reader:
-            _, rec = list(boxed.run(reader, regions=lambda f, b=box: b))[0]
-            xy, conf = record_arrays(rec)
-            scores["box"].add(s, xy)
-            conf_log.append((s, xy, conf))
+            res = next(boxed.run(reader, regions=lambda f, b=box: b))
+            scores["box"].add(s, shown_joints(res))
+            conf_log.append((s, shown_joints(res), res.confidence))
         scores["prior"].add(s, prior * box.side + [box.x, box.y])
         if teacher is not None:
             found = teacher["photo"](frame.image)
@@ -148,22 +153,21 @@ def evaluate_photos(samples: list[Sample], auto: Annotator, boxed: Annotator, pr
 def evaluate_video(path: str, labels: dict[int, Sample], auto: Annotator, boxed: Annotator, prior: np.ndarray,
                    teacher, conf_log: list, scores: dict[str, Scores]) -> None:  # noqa: ANN001
     with VideoReader(path) as reader:
-        for state, rec in auto.run(reader):
-            s = labels.get(state.frame.index)
+        for res in auto.run(reader):
+            s = labels.get(res.frame.index)
             if s is not None:
-                scores["auto"].add(s, None if rec["status"] == "no_person" else record_arrays(rec)[0])
+                scores["auto"].add(s, shown_joints(res))
     with VideoReader(path) as reader:
-        for state, rec in boxed.run(reader, regions=label_regions(labels)):
-            s = labels.get(state.frame.index)
+        for res in boxed.run(reader, regions=label_regions(labels)):
+            s = labels.get(res.frame.index)
             if s is None or body_box(s.joints, s.labelled) is None:
                 continue
-            xy, conf = record_arrays(rec)
-            scores["box"].add(s, xy)
-            conf_log.append((s, xy, conf))
+            scores["box"].add(s, shown_joints(res))
+            conf_log.append((s, shown_joints(res), res.confidence))
             box = body_box(s.joints, s.labelled)
             scores["prior"].add(s, prior * box.side + [box.x, box.y])
             if teacher is not None:
-                found = teacher["video"](state.frame.image)
+                found = teacher["video"](res.frame.image)
                 scores["mediapipe"].add(s, None if found is None else found[0])
 
 

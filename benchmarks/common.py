@@ -58,7 +58,7 @@ def resized_copy(source: Path, width: int, height: int, seconds: float | None = 
 
 def default_preset() -> str:
     """The preset `posevid annotate` uses by default (posevid/defaults.yaml)."""
-    return annotate_settings()["preset"]
+    return annotate_settings().preset
 
 
 def default_model() -> Path:

@@ -73,10 +73,10 @@ def run(model: Path, video: Path, labels: dict[int, Sample], **over) -> tuple[li
     ann = Annotator(settings(model=str(model), **over))
     dists = {}
     with VideoReader(video) as r:
-        for state, _ in ann.run(r, regions=label_regions(labels)):
-            d = frame_distances(state, labels.get(state.frame.index), ann.input_size)
+        for result in ann.run(r, regions=label_regions(labels)):
+            d = frame_distances(result, labels.get(result.frame.index), ann.input_size)
             if d is not None:
-                dists[state.frame.index] = d
+                dists[result.frame.index] = d
     return [c["frame"] for c in ann.cuts], dists
 
 

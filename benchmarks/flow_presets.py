@@ -34,7 +34,7 @@ def main() -> None:
     w, h = (int(v) for v in args.size.split("x"))
     video = resized_copy(args.video, w, h, folder=Path(tempfile.mkdtemp(prefix="posevid-bench-")))
     s = settings()
-    flow_size, heatmap = s["flow_size"], 64
+    flow_size, heatmap = s.flow_size, 64
     with VideoReader(video) as r:
         greys = [flow_image(crop(f.image, letterbox(w, h), 256), flow_size) for f in r.frames()]
     methods = {name: (lambda p: (lambda a, b, d=cv2.DISOpticalFlow_create(p): d.calc(a, b, None)))(p)

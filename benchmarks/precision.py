@@ -34,10 +34,10 @@ LSP = DATA / "lsp-subset"
 
 def network_ms(ann: Annotator, repeats: int = 10) -> float:
     inputs = [np.random.default_rng(i).integers(0, 255, (256, 256, 3), dtype=np.uint8) for i in range(8)]
-    ann.heatmaps(inputs)  # warm-up
+    ann.network.heatmaps(inputs)  # warm-up
     start = time.perf_counter()
     for _ in range(repeats):
-        ann.heatmaps(inputs)
+        ann.network.heatmaps(inputs)
     return 1000.0 * (time.perf_counter() - start) / (repeats * len(inputs))
 
 
@@ -48,7 +48,7 @@ def lsp_pck(ann: Annotator) -> dict[str, list[float]]:
         im = cv2.imread(s.source, cv2.IMREAD_COLOR)
         if roi is None or im is None:
             continue
-        pts, _ = ann.poses([crop(cv2.cvtColor(im, cv2.COLOR_BGR2RGB), roi, 256)])[0]
+        pts, _ = ann.network.poses([crop(cv2.cvtColor(im, cv2.COLOR_BGR2RGB), roi, 256)])[0]
         d = np.linalg.norm(pts - (s.joints - [roi.x, roi.y]) * (256 / roi.side), axis=1)
         dists.append(np.where(s.labelled, d, np.nan))
     return pck_table(np.array(dists), 10)

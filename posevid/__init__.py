@@ -5,15 +5,18 @@ A user's own script needs only this much::
     from posevid import Annotator, VideoReader, settings
     ann = Annotator(settings(flow="dis"))
     with VideoReader("talk.mp4") as video:
-        for state, record in ann.run(video):
-            print(record["index"], record["joints"]["right_wrist"])
+        for pose in ann.run(video):            # PoseResult (posevid/result.py)
+            print(pose.frame.index, pose.person, pose.joints, pose.confidence)
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .joints import JOINTS, SKELETON
 from .version import __version__
+
+if TYPE_CHECKING:
+    from .config import AnnotateSettings
 
 
 def __getattr__(name: str) -> Any:
@@ -23,6 +26,10 @@ def __getattr__(name: str) -> Any:
         from .pipeline import Annotator
 
         return Annotator
+    if name == "PoseResult":
+        from .result import PoseResult
+
+        return PoseResult
     if name == "VideoReader":
         from .io.video import VideoReader
 
@@ -30,11 +37,12 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'posevid' has no attribute {name!r}")
 
 
-def settings(config_file: str | None = None, **overrides: Any) -> dict[str, Any]:
-    """The `annotate` settings: packaged defaults, then a YAML file, then keyword overrides."""
-    from .config import section
+def settings(config_file: str | None = None, **overrides: Any) -> AnnotateSettings:
+    """The `annotate` settings (a frozen, validated config.AnnotateSettings): packaged defaults,
+    then a YAML file, then keyword overrides."""
+    from .config import annotate_settings
 
-    return section("annotate", config_file, **overrides)
+    return annotate_settings(config_file, **overrides)
 
 
-__all__ = ["Annotator", "VideoReader", "settings", "JOINTS", "SKELETON", "__version__"]
+__all__ = ["Annotator", "PoseResult", "VideoReader", "settings", "JOINTS", "SKELETON", "__version__"]

@@ -20,14 +20,15 @@ from typing import Any
 import av
 from tqdm import tqdm
 
-from .config import fingerprint
+from .config import AnnotateSettings
 from .errors import ConfigError, InputError, Interrupted, OutputError, PosevidError, output_error
 from .io import resume
 from .io.atomic import commit, discard, temp_path
 from .io.images import ImageOverlayWriter, ImageReader, is_image_input, overlay_suffix
 from .io.video import OverlayWriter, VideoReader
-from .io.writers import CsvWriter, JsonWriter
-from .pipeline import Annotator, by_frame, overlay_image
+from .io.writers import CsvWriter, JsonWriter, draw_people
+from .pipeline import Annotator
+from .result import by_frame
 from .streaming import Worker
 from .version import __version__
 
@@ -50,12 +51,12 @@ class Result:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
 
-def output_paths(video: Path, out_dir: Path, settings: dict[str, Any]) -> dict[str, Path]:
+def output_paths(video: Path, out_dir: Path, settings: AnnotateSettings) -> dict[str, Path]:
     name = video.name if video.is_dir() else video.stem
     paths = {"json": out_dir / f"{name}.json"}
-    if settings["csv"]:
+    if settings.csv:
         paths["csv"] = out_dir / f"{name}.csv"
-    if settings["video"]:
+    if settings.video:
         photo = not video.is_dir() and is_image_input(video)
         paths["overlay"] = out_dir / (f"{name}{overlay_suffix(video)}" if photo else f"{name}.mp4")
     return paths
@@ -154,18 +155,18 @@ def annotate_video(annotator: Annotator, video: Path, out_dir: Path, overwrite: 
         resume.remove(paths["json"])
     done = cp.frames if cp else 0
     # restart far enough before the checkpoint that every window from it on is whole
-    warm_start = max(0, done - 2 * annotator.window - s["batch_size"] - 30) if cp else 0
-    with open_input(Path(video), s["deinterlace"]) as reader:
+    warm_start = max(0, done - 2 * annotator.window - s.batch_size - 30) if cp else 0
+    with open_input(Path(video), s.deinterlace) as reader:
         info = reader.info
-        check_box(s["box"], info.width, info.height, video)
+        check_box(s.box, info.width, info.height, video)
         header = {"video": info.to_dict(), "model": annotator.describe(),
-                  "settings": {k: v for k, v in s.items()}, "posevid_version": __version__}
+                  "settings": s.to_dict(), "posevid_version": __version__}
         writers: list[Any] = []
         overlay = None
         encoder = None
         checkpointed = cp is not None
         saved = done  # frames a checkpoint holds, which a rerun continues from
-        every = int(s.get("resume_every") or 0)
+        every = int(s.resume_every or 0)
         count = done
         try:
             if cp:
@@ -183,15 +184,15 @@ def annotate_video(annotator: Annotator, video: Path, out_dir: Path, overwrite: 
             if "overlay" in paths and isinstance(reader, ImageReader) and not reader.is_sequence:
                 overlay = ImageOverlayWriter(temp_path(paths["overlay"]), paths["overlay"].suffix)
             elif "overlay" in paths:
-                overlay = OverlayWriter(temp_path(paths["overlay"]), info, video, crf=s["crf"],
-                                        preset=s["encoder_preset"])
+                overlay = OverlayWriter(temp_path(paths["overlay"]), info, video, crf=s.crf,
+                                        preset=s.encoder_preset)
             clock = annotator.clock
 
-            ids = s["person"] == "all"
+            ids = s.person == "all"
 
             def draw_and_encode(item: tuple) -> None:
                 with clock("draw"):
-                    image = overlay_image(*item[0], s["show_box"], ids)
+                    image = draw_people(item[0][0].copy(), item[0][1], s.show_box, ids)
                 with clock("encode"):
                     overlay.write(image, item[1])
 
@@ -199,27 +200,29 @@ def annotate_video(annotator: Annotator, video: Path, out_dir: Path, overwrite: 
             no_person = cp.no_person if cp else 0
             empty = EmptyStretches()
             earlier_cuts = cp.cuts if cp else []
-            identity = (resume.source_id(Path(video)), fingerprint(s, resume.NOT_RESULTS))  # fixed for the run
+            identity = (resume.source_id(Path(video)), s.fingerprint(resume.NOT_RESULTS))  # fixed for the run
             bar = tqdm(total=info.frame_count or None, disable=not progress, unit="frame",
                        desc=video.name, dynamic_ncols=True, leave=False)
             first_person = cp.next_person if cp else 0
-            for state, records in by_frame(annotator.run(reader, start=warm_start, first_person=first_person)):
-                if state.frame.index < done:  # written by the interrupted run: only drawn again
+            for results in by_frame(annotator.run(reader, start=warm_start, first_person=first_person)):
+                frame = results[0].frame
+                if frame.index < done:  # written by the interrupted run: only drawn again
                     old = next(old_frames, None)
                     if encoder and old is not None:
-                        encoder.put(((state.frame.image, list(old[1])), state.frame.time))
+                        encoder.put(((frame.image, list(old[1])), frame.time))
                     bar.update(1)
                     continue
+                records = [r.record for r in results]
                 for record in records:
                     js.add(record)
                     if csv_w:
                         csv_w.add(record)
                 if encoder:
-                    encoder.put(((state.frame.image, records), state.frame.time))
+                    encoder.put(((frame.image, records), frame.time))
                 count += 1
                 nobody = records[0]["status"] == "no_person"
                 no_person += nobody
-                empty.update(nobody, state.frame.time)
+                empty.update(nobody, frame.time)
                 bar.update(1)
                 if every and count % every == 0:
                     cuts = earlier_cuts + [c for c in annotator.cuts if done <= c["frame"] < count]

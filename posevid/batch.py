@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import fingerprint
+from .config import AnnotateSettings
 from .errors import INTERNAL_ERROR, InputError, PosevidError
 from .io import resume
 from .io.atomic import write_text_atomic
@@ -66,7 +66,7 @@ def out_dir_for(video: Path, in_dir: Path, out_dir: Path) -> Path:
     return out_dir / video.relative_to(in_dir).parent
 
 
-def is_complete(video: Path, in_dir: Path, out_dir: Path, settings: dict[str, Any]) -> bool:
+def is_complete(video: Path, in_dir: Path, out_dir: Path, settings: AnnotateSettings) -> bool:
     from .annotate import output_paths  # noqa: PLC0415
 
     return all(p.exists() for p in output_paths(video, out_dir_for(video, in_dir, out_dir), settings).values())
@@ -86,7 +86,7 @@ def remove_stale_parts(video: Path, in_dir: Path, out_dir: Path) -> None:
 _ANNOTATOR = None
 
 
-def _init_worker(settings: dict[str, Any], threads: int) -> None:
+def _init_worker(settings: AnnotateSettings, threads: int) -> None:
     import torch  # noqa: PLC0415
 
     from .pipeline import Annotator  # noqa: PLC0415
@@ -114,7 +114,7 @@ def process_one(video: str, in_dir: str, out_dir: str, overwrite: bool) -> dict[
         return asdict(Outcome(rel, "failed", 0, round(time.time() - start, 2), error, INTERNAL_ERROR))
 
 
-def _ray_process(settings: dict[str, Any], threads: int, video: str, in_dir: str, out_dir: str,
+def _ray_process(settings: AnnotateSettings, threads: int, video: str, in_dir: str, out_dir: str,
                  overwrite: bool) -> dict[str, Any]:
     if _ANNOTATOR is None:
         _init_worker(settings, threads)
@@ -153,7 +153,7 @@ class Manifest:
         """Nothing is held open between updates."""
 
 
-def run_batch(in_dir: Path, out_dir: Path, settings: dict[str, Any], workers: int = 1, overwrite: bool = False,
+def run_batch(in_dir: Path, out_dir: Path, settings: AnnotateSettings, workers: int = 1, overwrite: bool = False,
               ray_address: str | None = None, on_outcome: Callable[[dict[str, Any]], None] | None = None
               ) -> list[dict[str, Any]]:
     """Process every video under in_dir; returns the outcomes of this run (skipped ones included)."""
@@ -164,7 +164,7 @@ def run_batch(in_dir: Path, out_dir: Path, settings: dict[str, Any], workers: in
     ensure_writable_dir(out_dir)
     videos = find_videos(in_dir)
     manifest = Manifest(out_dir / MANIFEST)
-    sid = fingerprint(settings)
+    sid = settings.fingerprint()
     outcomes: list[dict[str, Any]] = []
 
     def record(o: dict[str, Any]) -> None:
@@ -191,7 +191,7 @@ def run_batch(in_dir: Path, out_dir: Path, settings: dict[str, Any], workers: in
     return outcomes
 
 
-def _dispatch(todo: list[Path], in_dir: Path, out_dir: Path, settings: dict[str, Any], workers: int,
+def _dispatch(todo: list[Path], in_dir: Path, out_dir: Path, settings: AnnotateSettings, workers: int,
               overwrite: bool, ray_address: str | None) -> Iterator[dict[str, Any]]:
     cores = os.cpu_count() or 1
     args = (str(in_dir), str(out_dir), overwrite)

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from . import choices
+from . import choices, config
 from .errors import INTERNAL_ERROR, INTERRUPTED, InputError, Interrupted, PosevidError
 from .network.presets import PRESETS
 from .version import __version__
@@ -128,12 +128,6 @@ def pipeline_options(fn: Callable) -> Callable:
     return fn
 
 
-def annotate_settings(config_file: str | None, **flags: Any) -> dict[str, Any]:
-    from .config import section  # noqa: PLC0415
-
-    return section("annotate", config_file, **flags)
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="posevid")
 def main() -> None:
@@ -154,7 +148,7 @@ def annotate(videos: tuple[Path, ...], out_dir: Path, overwrite: bool, quiet: bo
     from .annotate import annotate_video  # noqa: PLC0415
     from .pipeline import Annotator  # noqa: PLC0415
 
-    settings = annotate_settings(config_file, **flags)
+    settings = config.annotate_settings(config_file, **flags)
     annotator = Annotator(settings)
     failed = 0
     last_code = 0
@@ -195,7 +189,7 @@ def batch(in_dir: Path, out_dir: Path, workers: int, ray_address: str | None, ov
     from .batch import find_videos, run_batch, summary_table  # noqa: PLC0415
     from .pipeline import Annotator  # noqa: PLC0415
 
-    settings = annotate_settings(config_file, **flags)
+    settings = config.annotate_settings(config_file, **flags)
     Annotator(settings)  # fail now, once, on a bad model or setting, not in every worker
     if not in_dir.is_dir():
         raise InputError(f"{in_dir}: not a folder")

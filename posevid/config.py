@@ -6,8 +6,10 @@ written into each output JSON can never disagree about what a default is.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -107,7 +109,71 @@ def validate_annotate(s: dict[str, Any]) -> None:
             raise ConfigError(f"box: {box!r} is not [x, y, w, h] with positive width and height")
 
 
-def fingerprint(settings: dict[str, Any], ignore: tuple[str, ...] = ()) -> str:
-    """A short hash of settings, to tell whether earlier work was done with the same ones."""
-    kept = {k: v for k, v in settings.items() if k not in ignore}
-    return hashlib.sha1(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()[:12]
+@dataclass(frozen=True)
+class AnnotateSettings:
+    """The `annotate` settings, typed and validated once where they enter (defaults.yaml < a
+    YAML file < flags or keywords: annotate_settings). Frozen: a run cannot change them under
+    its threads; `replace` gives a checked copy with some changed. Field order is defaults.yaml's,
+    which documents each one."""
+
+    model: str | None
+    preset: str
+    device: str
+    batch_size: int
+    precision: str
+    flow: str
+    flow_size: int
+    window: int | None
+    pool: str
+    threshold: float
+    box: tuple[float, float, float, float] | None
+    roi: str
+    person: str
+    detector: str | None
+    show_box: bool
+    deinterlace: str
+    cut_threshold: float
+    max_gap: float
+    video: bool
+    csv: bool
+    crf: int
+    encoder_preset: str
+    resume_every: int
+    heatmap: str
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any]) -> AnnotateSettings:
+        """Check a complete mapping of annotate settings (validate_annotate) and type it."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"unknown config key {unknown[0]!r} (known: {', '.join(sorted(known))})")
+        validate_annotate(values)
+        v = dict(values)
+        v["box"] = None if v["box"] is None else tuple(float(x) for x in v["box"])
+        v["person"] = str(v["person"])
+        v["threshold"], v["cut_threshold"], v["max_gap"] = (float(v[k]) for k in ("threshold", "cut_threshold",
+                                                                                  "max_gap"))
+        v["model"] = None if v["model"] is None else str(v["model"])
+        v["detector"] = None if v["detector"] is None else str(v["detector"])
+        return cls(**v)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values (the box a list), as written into every output JSON."""
+        d = dataclasses.asdict(self)
+        d["box"] = None if self.box is None else list(self.box)
+        return d
+
+    def fingerprint(self, ignore: tuple[str, ...] = ()) -> str:
+        """A short hash of the settings (less `ignore`), to tell whether earlier work was done with the same ones."""
+        kept = {k: v for k, v in self.to_dict().items() if k not in ignore}
+        return hashlib.sha1(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+    def replace(self, **changes: Any) -> AnnotateSettings:
+        """A checked copy with some settings changed."""
+        return AnnotateSettings.from_mapping({**self.to_dict(), **changes})
+
+
+def annotate_settings(config_file: str | Path | None = None, **flags: Any) -> AnnotateSettings:
+    """The annotate settings: packaged defaults, then a YAML file, then flags that are not None."""
+    return AnnotateSettings.from_mapping(section("annotate", config_file, **flags))

@@ -29,7 +29,7 @@ def test_no_pooled_heatmap_mixes_frames_across_a_cut(tmp_path, tiny_model):
     ann = Annotator(settings(model=str(tiny_model), window=3, batch_size=4))
     seen = 0
     with VideoReader(video) as r:
-        for state, _ in ann.run(r, keep_stacks=True):
+        for state in ann.run(r, keep_stacks=True):
             t = state.frame.index
             present = state.present.tolist()  # slots for t-3 .. t+3
             for slot, p in enumerate(present):

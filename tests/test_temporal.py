@@ -209,8 +209,8 @@ def test_training_stacks_pool_to_what_inference_gives(synth_video):
         ann = Annotator(settings(roi="letterbox", video=False, csv=False, device="cpu"))
         assert ann.window > 0
         with VideoReader(video) as r:
-            states = [st for st, _ in ann.run(r, keep_stacks=keep)]
-        maps[keep] = [st.pooled for st in states]
+            states = list(ann.run(r, keep_stacks=keep))
+        maps[keep] = [st.heatmap for st in states]
         if keep:
             stacks = [st.present for st in states]
     assert len(maps[False]) == len(maps[True]) == 24

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config import fingerprint
+from ..config import AnnotateSettings
 from .atomic import discard, replacing, temp_path
 
 #: Settings that do not change any output (how often to checkpoint) are left out of the match.
@@ -61,7 +61,7 @@ def remove(json_final: Path) -> None:
     discard(checkpoint_path(json_final))
 
 
-def load(video: Path, paths: dict[str, Path], settings: dict[str, Any]) -> Checkpoint | None:
+def load(video: Path, paths: dict[str, Path], settings: AnnotateSettings) -> Checkpoint | None:
     """The checkpoint of an unfinished run of this video with these settings, or None.
 
     Anything that does not match (another file under the same name, other settings, a
@@ -79,7 +79,7 @@ def load(video: Path, paths: dict[str, Path], settings: dict[str, Any]) -> Check
         part = temp_path(paths[kind])
         if size is None or not part.is_file() or part.stat().st_size < size:
             return None
-    if cp.source != source_id(video) or cp.settings != fingerprint(settings, NOT_RESULTS) or cp.frames <= 0:
+    if cp.source != source_id(video) or cp.settings != settings.fingerprint(NOT_RESULTS) or cp.frames <= 0:
         return None
     return cp
 

@@ -1,17 +1,22 @@
 """How the pose network runs on this machine: the device, the arithmetic (fp32, bf16, fp16) and,
 on the CPU, a frozen TorchScript graph. Choices measured in benchmarks/precision.py and
-benchmarks/network.py; the pipeline (pipeline.Annotator) asks here and nowhere else.
+benchmarks/network.py; the pipeline (pipeline.Annotator) holds a PoseNetwork and asks here and
+nowhere else.
 """
 from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from ..choices import PRECISIONS
-from ..errors import ConfigError
+from ..errors import ConfigError, ModelError
+from . import weights
+from .heatmaps import peaks
 
 
 def pick_device(name: str) -> torch.device:
@@ -64,3 +69,58 @@ def frozen_for_cpu(net: torch.nn.Module, dtype: torch.dtype, size: int) -> Calla
             return torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(net, example)))
     except Exception:  # noqa: BLE001 - any failure leaves the eager module, which is correct, only slower
         return net
+
+
+class PoseNetwork:
+    """A pose model file loaded for inference here: the network (and its pooling layer and
+    training facts) on the chosen device, in the chosen arithmetic, behind one call that turns
+    network inputs into heatmaps."""
+
+    def __init__(self, model: str | Path | None, preset: str, device: str = "auto", precision: str = "auto",
+                 heatmap: str = "fusion"):
+        self.device = pick_device(device)
+        self.path = Path(model) if model else weights.shipped_model(preset)
+        self.net, self.pool_layer, self.meta = weights.load(self.path, self.device)
+        if self.meta.get("arch") == "coordinate":
+            raise ModelError(f"{self.path}: a CoordinateNet baseline; annotate needs a SpatialNet Fusion model")
+        # Channels-last (NHWC) convolutions: about a quarter less time a frame on a 2-core CPU
+        # with the same results (benchmarks/network.py); on CUDA it suits tensor cores.
+        self.net = self.net.to(memory_format=torch.channels_last)
+        self.dtype = pick_precision(precision, self.device)
+        if self.device.type == "cpu" and self.dtype != torch.float32:
+            # On the CPU the weights themselves are converted (a bf16 copy of a 1 MB model):
+            # about 10% faster than autocast, which casts them again at every call.
+            self.net = self.net.to(self.dtype)
+        if self.device.type == "cuda":
+            # Every batch has the same shape, so cuDNN's one-off search for the fastest
+            # convolution algorithms pays for itself within the first few batches.
+            torch.backends.cudnn.benchmark = True
+        self.input_size = self.net.preset.input_size
+        self.heatmap_size = self.net.preset.heatmap_size
+        self.forward = (frozen_for_cpu(self.net, self.dtype, self.input_size)
+                        if self.device.type == "cpu" else self.net)
+        self.output = 0 if heatmap == "spatial" else 1  # SpatialNet's conv8, or the fusion layers
+
+    def describe(self) -> dict[str, Any]:
+        """The model part of the output JSON."""
+        return {"file": str(self.path), "preset": self.net.preset.name,
+                "stage": self.meta.get("stage"), "iterations": self.meta.get("iterations"),
+                "window_trained": self.pool_layer.window if self.pool_layer is not None else None,
+                "device": str(self.device), "precision": PRECISION_NAMES[self.dtype]}
+
+    @torch.inference_mode()
+    def heatmaps(self, inputs: list[np.ndarray]) -> torch.Tensor:
+        """Heatmaps (B×J×H×W float32) for a batch of RGB network inputs (input_size², uint8)."""
+        x = torch.from_numpy(np.stack(inputs)).to(self.device).permute(0, 3, 1, 2).float().div_(255.0)
+        x = x.contiguous(memory_format=torch.channels_last)
+        if self.device.type == "cuda":
+            # Mixed precision on the GPU: fp32 weights, convolutions in fp16 or bf16 on tensor cores.
+            with torch.autocast("cuda", dtype=self.dtype, enabled=self.dtype != torch.float32):
+                out = self.net(x)[self.output]
+            return out.float()
+        return self.forward(x.to(self.dtype))[self.output].float()
+
+    def poses(self, inputs: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Joints (input pixels) and confidences of single network inputs, without temporal pooling."""
+        maps = self.heatmaps(inputs).float().cpu()
+        return [peaks(m, self.input_size) for m in maps]

@@ -27,6 +27,8 @@ import numpy as np
 import torch
 
 from ..choices import POOL_METHODS
+from ..errors import ModelError, PosevidError
+from ..joints import NUM_JOINTS
 
 #: Channels of a packed frame: J heatmap channels, forward flow (2), backward flow (2), padding.
 PACK_CHANNELS = 12
@@ -141,6 +143,23 @@ class WindowPool:
         if self.method == "sum":
             return acc / self.count
         return acc.copy()
+
+
+def run_pool(method: str, n: int, layer: torch.nn.Module | None, model: object) -> WindowPool | None:
+    """A run's pool template for window n (None when n = 0): with `parametric`, the model's
+    learned pooling layer narrowed to n (an error naming the model file when it has none, or a
+    smaller one); each frame pools into a fresh() copy sharing its weight images."""
+    if n <= 0:
+        return None
+    weights = None
+    if method == "parametric":
+        if layer is None:
+            raise ModelError(f"{model}: has no pooling layer; use --pool sum or max")
+        try:
+            weights = layer.narrowed(n)
+        except ValueError as e:
+            raise PosevidError(str(e)) from None
+    return WindowPool(method, n, weights, joints=NUM_JOINTS)
 
 
 class StackPool:

@@ -38,7 +38,6 @@ class FrameState:
     status: str = "ok"
     person: int | None = None                    # the tracker's id of the person this crop is for
     lane: int = ONE                              # Lanes key: the person with --person all, else ONE
-    pooled: np.ndarray | None = None             # J×H×W pooled heatmap, once the frame is emitted
     stack: torch.Tensor | None = None            # (2n+1)×J×H×W warped window (fp16), with run(keep_stacks=True)
     present: torch.Tensor | None = None          # (2n+1) slots of that window present, 0/1
     packed: np.ndarray | None = None             # temporal.pack of heatmap and flows, once built

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import torch
 
-from ..config import section
+from ..config import annotate_settings
 from ..io.video import VideoReader
 from ..joints import JOINT_TYPES, NUM_JOINTS
 from ..network import weights
@@ -25,7 +25,7 @@ from ..network.heatmaps import peaks
 from ..network.weights import shipped_model
 from ..person.roi import crop, from_joints
 from ..pipeline import Annotator
-from ..temporal.window import FrameState
+from ..result import PoseResult
 from . import figures
 from .datasets import Sample, iterate_sources, label_regions, videos_of
 
@@ -103,17 +103,17 @@ def video_settings(windows: list[int], pools: list[str], flow: str, trained: int
     return out
 
 
-def frame_distances(state: FrameState, label: Sample | None, size: int) -> np.ndarray | None:
+def frame_distances(result: PoseResult, label: Sample | None, size: int) -> np.ndarray | None:
     """Per-joint distance of a pipeline frame's joints from its label, at the network scale of
     the labelled upper-body box (so every region choice is measured alike); inf where no
     person was found, NaN for unlabelled joints, None when the frame has no usable label."""
     gt_roi = from_joints(label.joints, label.labelled) if label is not None else None
     if gt_roi is None:
         return None
-    if state.roi is None:
+    if result.joints is None:
         return np.where(label.labelled, np.inf, np.nan)
-    pred = state.roi.to_frame(peaks(state.pooled, size)[0].astype(np.float64), size)
-    return np.where(label.labelled, np.linalg.norm(pred - label.joints, axis=1) * size / gt_roi.side, np.nan)
+    return np.where(label.labelled, np.linalg.norm(result.joints - label.joints, axis=1) * size / gt_roi.side,
+                    np.nan)
 
 
 def eval_videos(model: Path, videos: dict[str, dict[int, Sample]], variants: dict[str, dict[str, Any]],
@@ -128,13 +128,13 @@ def eval_videos(model: Path, videos: dict[str, dict[int, Sample]], variants: dic
     for name, over in variants.items():
         over = dict(over)
         own_regions = over.pop("_regions", "labels") == "pipeline"
-        ann = Annotator(section("annotate", model=str(model), **over))
+        ann = Annotator(annotate_settings(model=str(model), **over))
         size = ann.input_size
         for path, labels in videos.items():
             with VideoReader(path) as reader:
                 chooser = None if own_regions else label_regions(labels)
-                for state, _ in ann.run(reader, regions=chooser):
-                    d = frame_distances(state, labels.get(state.frame.index), size)
+                for result in ann.run(reader, regions=chooser):
+                    d = frame_distances(result, labels.get(result.frame.index), size)
                     if d is not None:
                         out.setdefault(name, []).append(d)
         if progress:
@@ -168,7 +168,7 @@ def run_eval(cfg: dict[str, Any], progress: bool = True) -> dict[str, Any]:
     """Evaluate; write eval table (CSV), plots (PNG) and summary (JSON) into cfg["out"]."""
     out = Path(cfg["out"])
     out.mkdir(parents=True, exist_ok=True)
-    model = Path(cfg["model"]) if cfg.get("model") else shipped_model(section("annotate")["preset"])
+    model = Path(cfg["model"]) if cfg.get("model") else shipped_model(annotate_settings().preset)
     net, pool_layer, meta = weights.load(model)
     base = Path(cfg.get("base", "."))
     max_d = int(cfg["max_distance"])

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..config import section
+from ..config import annotate_settings
 from ..errors import PosevidError
 from ..io.video import VideoReader
 from ..network import weights
@@ -31,20 +31,20 @@ def collect_stacks(model: Path, cfg: dict[str, Any], progress: bool) -> tuple[to
     videos = videos_of(iterate_sources(cfg["data"], Path(cfg.get("base", "."))))
     if not videos:
         raise PosevidError("stage pooling needs labelled videos (posevid JSON of videos) in train.data")
-    ann = Annotator(section("annotate", model=str(model), flow=cfg["flow"], window=cfg["window"], pool="sum"))
+    ann = Annotator(annotate_settings(model=str(model), flow=cfg["flow"], window=cfg["window"], pool="sum"))
     stacks, present, tgts, wts = [], [], [], []
     size, hsize = ann.input_size, ann.heatmap_size
     every = max(1, int(cfg.get("frame_stride", 1)))
     for path, labels in tqdm(videos.items(), disable=not progress, desc="warping", unit="video"):
         with VideoReader(path) as reader:
-            for state, _ in ann.run(reader, regions=label_regions(labels), keep_stacks=True):
-                s = labels.get(state.frame.index)
-                if s is None or state.roi is None or state.stack is None or state.frame.index % every:
+            for result in ann.run(reader, regions=label_regions(labels), keep_stacks=True):
+                s = labels.get(result.frame.index)
+                if s is None or result.box is None or result.stack is None or result.frame.index % every:
                     continue
-                roi = state.roi
+                roi = result.box
                 pts = (s.joints - [roi.x, roi.y]) * (size / roi.side)
-                stacks.append(state.stack)
-                present.append(state.present)
+                stacks.append(result.stack)
+                present.append(result.present)
                 tgts.append(torch.from_numpy(targets(pts, s.labelled, hsize, size, cfg["sigma"])))
                 wts.append(torch.from_numpy(s.labelled.astype(np.float32)))
     if not stacks:
