@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 
+import av
 import cv2
 import numpy as np
 import pytest
@@ -16,7 +17,8 @@ from posevid.io.schema import validate
 from posevid.io.video import VideoReader
 from posevid.io.writers import draw_people, frame_record
 from posevid.joints import PERSON_COLOURS
-from posevid.person.tracking import PersonTracker
+from posevid.person.detector import PersonDetector
+from posevid.person.tracking import PHOTO_THRESHOLD, PersonTracker
 
 
 def run_auto(tmp_path, model, video, *extra):
@@ -208,3 +210,33 @@ def test_each_person_is_drawn_in_their_own_colour_with_their_id():
         assert (half == colour).all(axis=2).sum() > 200  # the skeleton, in that person's colour
         others = [c for c in PERSON_COLOURS if c != colour]
         assert not any((half == c).all(axis=2).any() for c in others)
+
+
+def test_a_faint_person_in_a_photo_is_taken_but_not_in_a_video(tmp_path, tiny_model):
+    """A photo is given because someone is in it: with nobody at the detector's threshold, its best
+    detection above PHOTO_THRESHOLD is the person. A video keeps the threshold (frames without
+    anyone are normal there), and a plain photo still has nobody."""
+    clip, anchor = signer()
+    img = np.full((360, 640, 3), 120, np.uint8)
+    head_shoulders = paste_person(img, clip[0], anchor, 320, 180, 60)
+    img = (120 + (img.astype(np.float32) - 120) * 0.2).astype(np.uint8)  # a dim, hazy shot
+    detector = PersonDetector()
+    assert not detector(img) and detector(img, PHOTO_THRESHOLD)  # the case this rule is for
+    photo = tmp_path / "faint.png"
+    cv2.imwrite(str(photo), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+    doc = run_auto(tmp_path, tiny_model, photo, "--no-video")
+    assert doc["frames"][0]["status"] == "ok" and inside(doc["frames"][0]["box"], head_shoulders[1:].mean(0))
+    video = tmp_path / "faint.mp4"
+    with av.open(str(video), "w") as out:
+        vs = out.add_stream("libx264", rate=10)
+        vs.width, vs.height, vs.pix_fmt = 640, 360, "yuv444p"
+        for _ in range(3):
+            for packet in vs.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                out.mux(packet)
+        for packet in vs.encode(None):
+            out.mux(packet)
+    doc = run_auto(tmp_path, tiny_model, video, "--no-video", "--overwrite")
+    assert all(f["status"] == "no_person" for f in doc["frames"])
+    plain = tmp_path / "plain.png"
+    cv2.imwrite(str(plain), np.full((360, 640, 3), 120, np.uint8))
+    assert run_auto(tmp_path, tiny_model, plain, "--no-video")["frames"][0]["status"] == "no_person"

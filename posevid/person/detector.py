@@ -215,7 +215,8 @@ class PersonDetector:
         self.threshold = threshold
 
     @torch.inference_mode()
-    def __call__(self, rgb: np.ndarray) -> list[Detection]:
+    def __call__(self, rgb: np.ndarray, threshold: float | None = None) -> list[Detection]:
+        """Everyone found in an RGB frame, strongest first (score at least `threshold`, by default the detector's)."""
         small, scale = prepare(rgb)
         out = self.net(to_tensor([small]))[0]
-        return decode(out, scale, self.threshold)
+        return decode(out, scale, self.threshold if threshold is None else threshold)
