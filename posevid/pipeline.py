@@ -25,10 +25,9 @@ from .person.detector import PersonDetector
 from .person.tracking import PersonTracker
 from .result import PoseResult
 from .streaming import Prefetch
-from .temporal.flow import flow_image, make_flow, to_heatmap
 from .temporal.shots import ShotDetector
 from .temporal.warp import run_pool
-from .temporal.window import FrameState, Lanes
+from .temporal.window import CropFlows, FrameState, Lanes
 from .timing import Stopwatch
 
 
@@ -45,7 +44,7 @@ class Annotator:
         # n: frames t-n..t+n pool into t; by default the window the pooling layer was trained for
         self.window = 0 if settings.flow == "none" else trained if settings.window is None else settings.window
         self.window_pool = run_pool(settings.pool, self.window, self.pool_layer, self.model_path)
-        self.flow_fn = make_flow(settings.flow) if self.window > 0 else None
+        self.flows = CropFlows(settings.flow, settings.flow_size, self.heatmap_size) if self.window > 0 else None
         self.clock = Stopwatch()
         self.tracker: PersonTracker | None = None
         self.lanes: Lanes | None = None  # the last run's windows (their peak size is measured)
@@ -79,14 +78,7 @@ class Annotator:
         """
         s = self.s
         info = reader.info
-        if regions is not None:
-            fixed = None
-        elif s.box is not None:
-            fixed = roi_mod.from_box(*s.box)
-        elif s.roi == "letterbox":
-            fixed = roi_mod.letterbox(info.width, info.height)
-        else:
-            fixed = None
+        fixed = None if regions is not None else roi_mod.fixed_region(s.box, s.roi, info.width, info.height)
         queue_size = max(8, s.batch_size * 2)
         tracker = None
         if fixed is None and regions is None:
@@ -103,13 +95,11 @@ class Annotator:
         self.lanes = lanes
         pending: list[tuple[FrameState, list[tuple[FrameState, np.ndarray]]]] = []
         frames = Prefetch(reader.frames(), size=queue_size)
-        if tracker is not None:
-            def choose(frame: Frame) -> list[tuple[int | None, roi_mod.Roi]]:
+        def choose(frame: Frame) -> list[tuple[int | None, roi_mod.Roi]]:
+            if tracker is not None:
                 return tracker.people(frame.image, frame.index)
-        else:
-            def choose(frame: Frame) -> list[tuple[int | None, roi_mod.Roi]]:
-                region = regions(frame) if regions is not None else fixed
-                return [] if region is None else [(None, region)]
+            region = regions(frame) if regions is not None else fixed
+            return [] if region is None else [(None, region)]
         prepared = Prefetch(self._prepare(frames, choose, shots, info.width, info.height, start), size=queue_size)
         try:
             for head, items in prepared:
@@ -159,10 +149,10 @@ class Annotator:
                     inp = roi_mod.crop(frame.image, region or whole, self.input_size)
                     head.segment = shots.update(inp, frame.time, frame.index)
                     items = [(head, inp)]
-            if self.flow_fn is not None:
+            if self.flows is not None:
                 with self.clock("flow"):
                     for st, inp in items:
-                        self._add_flows(prev.get(st.lane), st, inp)
+                        self.flows.link(prev.get(st.lane), st, inp)
             prev = {st.lane: st for st, _ in items}
             yield head, items
 
@@ -178,18 +168,6 @@ class Annotator:
                     st.heatmap = hm
         for head, group in batch:
             lanes.add(head, [st for st, _ in group])
-
-    def _add_flows(self, prev: FrameState | None, st: FrameState, inp: np.ndarray) -> None:
-        """Flow both ways between a crop and the same lane's crop of the frame before (same shot only),
-        at heatmap size."""
-        st.grey = flow_image(inp, self.s.flow_size)
-        if prev is None:
-            return
-        if prev.segment == st.segment and prev.grey is not None and prev.frame.index == st.frame.index - 1:
-            size = self.heatmap_size
-            prev.fwd = to_heatmap(self.flow_fn(prev.grey, st.grey), size)
-            st.bwd = to_heatmap(self.flow_fn(st.grey, prev.grey), size)
-        prev.grey = None  # its flows are done
 
     def _emit(self, lanes: Lanes, final: bool) -> list[PoseResult]:
         """Pool every frame whose people's later neighbours are all in, and make its results."""

@@ -62,6 +62,14 @@ def from_box(x: float, y: float, w: float, h: float) -> Roi:
     return Roi.centred(x + w / 2.0, y + h / 2.0, side)
 
 
+def fixed_region(box: tuple[float, float, float, float] | None, mode: str, width: int, height: int) -> Roi | None:
+    """The one region of every frame when the user fixes it (--box, or --roi letterbox), else None:
+    people are then found and followed (person.tracking)."""
+    if box is not None:
+        return from_box(*box)
+    return letterbox(width, height) if mode == "letterbox" else None
+
+
 def body_scale(joints: np.ndarray, visible: np.ndarray) -> float | None:
     """Body scale from shoulders and head, or None when they are not all visible."""
     if not (visible[0] and visible[1] and visible[2]):

@@ -18,6 +18,7 @@ import torch
 from ..io.video import Frame
 from ..joints import NUM_JOINTS
 from ..person.roi import Roi
+from .flow import flow_image, make_flow, to_heatmap
 from .warp import StackPool, WindowPool, pack, warp_window
 
 #: The lane of a run that follows one region a frame (one person, a fixed box, or none).
@@ -50,6 +51,26 @@ class FrameState:
             self.packed_flows = have
             self.packed = pack(self.heatmap, self.fwd, self.bwd)
         return self.packed
+
+
+class CropFlows:
+    """The optical flow both ways between each crop and the same lane's crop of the frame before
+    (same shot only), computed on the crops shrunk to `flow_size` and resampled to heatmap size:
+    flow maps crop to crop, so it also makes up for the box moving between frames."""
+
+    def __init__(self, method: str, flow_size: int, heatmap_size: int):
+        self.flow = make_flow(method)
+        self.flow_size, self.heatmap_size = flow_size, heatmap_size
+
+    def link(self, prev: FrameState | None, st: FrameState, inp: np.ndarray) -> None:
+        """Set prev.fwd and st.bwd from the network inputs (st's is `inp`); prev's small image is then dropped."""
+        st.grey = flow_image(inp, self.flow_size)
+        if prev is None or self.flow is None:
+            return
+        if prev.segment == st.segment and prev.grey is not None and prev.frame.index == st.frame.index - 1:
+            prev.fwd = to_heatmap(self.flow(prev.grey, st.grey), self.heatmap_size)
+            st.bwd = to_heatmap(self.flow(st.grey, prev.grey), self.heatmap_size)
+        prev.grey = None  # its flows are done
 
 
 class SlidingWindow:
