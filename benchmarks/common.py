@@ -6,6 +6,7 @@ settings on one machine rather than claim absolute speeds.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import tempfile
 import time
@@ -91,8 +92,10 @@ def timed_run(source: Path, out_dir: Path, **overrides: Any) -> dict[str, Any]:
     r = annotate_video(ann, source, out_dir, overwrite=True, progress=False)
     wall = time.perf_counter() - start
     stages = {k: 1000.0 * v / max(1, r.frames) for k, v in ann.clock.seconds.items()}
+    doc = json.loads(Path(r.outputs[0]).read_text())
+    people = sum(f["status"] == "ok" for f in doc["frames"]) / max(1, r.frames)
     return {"frames": r.frames, "seconds": wall, "fps": r.frames / wall, "ms_per_frame": stages,
-            "peak_mb": peak_memory_mb(), "window": ann.window}
+            "peak_mb": peak_memory_mb(), "window": ann.window, "people": people}
 
 
 def bench_input(args: argparse.Namespace, folder: Path) -> tuple[Path, str]:
