@@ -105,6 +105,8 @@ def pipeline_options(fn: Callable) -> Callable:
                      help="How warped heatmaps are combined."),
         click.option("--threshold", type=click.FloatRange(0.0, 1.0), show_default=shown("threshold"),
                      help="Confidence below which a joint is reported not visible."),
+        click.option("--flip/--no-flip", default=None, show_default=shown("flip"),
+                     help="Also run each crop mirrored and average (more accurate; twice the network time)."),
         click.option("--box", callback=parse_box, help="Fixed region of interest x,y,w,h in frame pixels."),
         click.option("--roi", type=click.Choice(choices.ROI_MODES), show_default=shown("roi"),
                      help="Find and follow the person (auto), or the whole frame as it is (letterbox)."),

@@ -98,7 +98,7 @@ def validate_annotate(s: dict[str, Any]) -> None:
     number("max_gap", 0.0)
     number("crf", 0, 51, integer=True)
     number("resume_every", 0, integer=True)
-    for key in ("video", "csv", "show_box"):
+    for key in ("video", "csv", "show_box", "flip"):
         if not isinstance(s[key], bool):
             raise ConfigError(f"{key}: {s[key]!r} is not true or false")
     box = s["box"]
@@ -140,6 +140,7 @@ class AnnotateSettings:
     encoder_preset: str
     resume_every: int
     heatmap: str
+    flip: bool
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any]) -> AnnotateSettings:

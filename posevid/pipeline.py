@@ -37,7 +37,7 @@ class Annotator:
     def __init__(self, settings: AnnotateSettings):
         self.s = settings
         self.network = PoseNetwork(settings.model, settings.preset, settings.device,
-                                   settings.precision, settings.heatmap)
+                                   settings.precision, settings.heatmap, settings.flip)
         self.model_path, self.pool_layer = self.network.path, self.network.pool_layer
         self.input_size, self.heatmap_size = self.network.input_size, self.network.heatmap_size
         trained = self.pool_layer.window if self.pool_layer is not None else 0

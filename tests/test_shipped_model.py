@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 from click.testing import CliRunner
-from synth import make_video
+from synth import make_video, signer
 
 from posevid.cli import main
 from posevid.config import section
@@ -116,3 +117,23 @@ def test_a_file_that_is_not_detector_weights_is_refused_in_one_line(tmp_path):
     r = CliRunner().invoke(main, ["annotate", str(video), "-o", str(tmp_path / "o"), "-q", "--detector", str(bad)])
     assert r.exit_code == 5
     assert r.output.strip().endswith(f"not a posevid person detector file: {bad}")
+
+
+def test_flip_averaging_mirrors_exactly_with_left_and_right_swapped():
+    """--flip averages each crop's heatmaps with those of its mirror image, mirrored back with left
+    and right swapped: so the mirrored crop gets exactly the mirrored, swapped heatmaps (a wrong
+    axis or swap would break this), and the result is the plain maps' average with them."""
+    from posevid.joints import FLIP_PERMUTATION
+    from posevid.network.runtime import PoseNetwork
+
+    clip, _ = signer()
+    plain = PoseNetwork(None, DEFAULT_PRESET, device="cpu", precision="fp32")
+    flipped = PoseNetwork(None, DEFAULT_PRESET, device="cpu", precision="fp32", flip=True)
+    size = plain.input_size
+    crop = cv2.resize(clip[0], (size, size))
+    mirror = np.ascontiguousarray(crop[:, ::-1])
+    a, b = flipped.heatmaps([crop, mirror]).numpy()
+    assert np.allclose(b, a[list(FLIP_PERMUTATION)][:, :, ::-1], atol=1e-4)
+    p, q = plain.heatmaps([crop, mirror]).numpy()
+    assert np.allclose(a, (p + q[list(FLIP_PERMUTATION)][:, :, ::-1]) / 2, atol=1e-4)
+    assert not np.allclose(a, p, atol=1e-2)  # the mirror adds something

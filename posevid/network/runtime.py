@@ -15,6 +15,7 @@ import torch
 
 from ..choices import PRECISIONS
 from ..errors import ConfigError, ModelError
+from ..joints import FLIP_PERMUTATION
 from . import weights
 from .heatmaps import peaks
 
@@ -77,7 +78,7 @@ class PoseNetwork:
     network inputs into heatmaps."""
 
     def __init__(self, model: str | Path | None, preset: str, device: str = "auto", precision: str = "auto",
-                 heatmap: str = "fusion"):
+                 heatmap: str = "fusion", flip: bool = False):
         self.device = pick_device(device)
         self.path = Path(model) if model else weights.shipped_model(preset)
         self.net, self.pool_layer, self.meta = weights.load(self.path, self.device)
@@ -100,6 +101,10 @@ class PoseNetwork:
         self.forward = (frozen_for_cpu(self.net, self.dtype, self.input_size)
                         if self.device.type == "cpu" else self.net)
         self.output = 0 if heatmap == "spatial" else 1  # SpatialNet's conv8, or the fusion layers
+        # Flip averaging: the network also sees each crop mirrored, and its heatmaps, mirrored back
+        # with left and right swapped, are averaged with the plain ones (benchmarks/accuracy.py).
+        self.flip = flip
+        self.swap = torch.tensor(FLIP_PERMUTATION, device=self.device)
 
     def describe(self) -> dict[str, Any]:
         """The model part of the output JSON."""
@@ -112,13 +117,19 @@ class PoseNetwork:
     def heatmaps(self, inputs: list[np.ndarray]) -> torch.Tensor:
         """Heatmaps (B×J×H×W float32) for a batch of RGB network inputs (input_size², uint8)."""
         x = torch.from_numpy(np.stack(inputs)).to(self.device).permute(0, 3, 1, 2).float().div_(255.0)
+        if self.flip:
+            x = torch.cat([x, x.flip(3)])
         x = x.contiguous(memory_format=torch.channels_last)
         if self.device.type == "cuda":
             # Mixed precision on the GPU: fp32 weights, convolutions in fp16 or bf16 on tensor cores.
             with torch.autocast("cuda", dtype=self.dtype, enabled=self.dtype != torch.float32):
-                out = self.net(x)[self.output]
-            return out.float()
-        return self.forward(x.to(self.dtype))[self.output].float()
+                out = self.net(x)[self.output].float()
+        else:
+            out = self.forward(x.to(self.dtype))[self.output].float()
+        if self.flip:
+            n = len(inputs)
+            out = (out[:n] + out[n:, self.swap].flip(3)) / 2
+        return out
 
     def poses(self, inputs: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
         """Joints (input pixels) and confidences of single network inputs, without temporal pooling."""
