@@ -59,7 +59,7 @@ class Annotator:
     def person_detector(self) -> PersonDetector:
         """The person detector of --roi auto, loaded on first use (a --box run never needs it)."""
         if self._detector is None:
-            self._detector = PersonDetector(self.s.detector)
+            self._detector = PersonDetector(self.s.detector, flip=self.s.flip)
         return self._detector
 
     # --- streaming -----------------------------------------------------------------------------
