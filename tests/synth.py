@@ -221,3 +221,12 @@ def count_frames(path: Path) -> tuple[int, float, bool, tuple[int, int]]:
             last = f.time
             size = (f.width, f.height)
         return n, last, bool(c.streams.audio), size
+
+
+def interruptible() -> None:
+    """Popen's preexec_fn for a child that a test interrupts with SIGINT: a shell that starts a
+    job in the background (nohup ... &) hands its children SIGINT ignored, and Python keeps an
+    ignored SIGINT, so Ctrl-C would never reach the run under test."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from synth import count_frames, make_video
+from synth import count_frames, interruptible, make_video
 
 from posevid.cli import main
 from posevid.io.mp4 import is_faststart, top_level_boxes
@@ -187,7 +187,7 @@ def test_ctrl_c_removes_unfinished_outputs_and_exits_130(tmp_path, tiny_model):
     make_video(video, frames=600, size=(256, 192))  # long enough that it cannot finish first
     out = tmp_path / "o"
     p = subprocess.Popen([sys.executable, "-m", "posevid.cli", "annotate", str(video), "-o", str(out), "--model",
-                          str(tiny_model), "-q"], stderr=subprocess.PIPE, text=True)
+                          str(tiny_model), "-q"], stderr=subprocess.PIPE, text=True, preexec_fn=interruptible)
     deadline = time.time() + 60
     while time.time() < deadline and not list(out.glob(".*.part")):
         time.sleep(0.05)

@@ -11,7 +11,7 @@ from pathlib import Path
 import av
 import numpy as np
 import yaml
-from synth import make_video, people_video
+from synth import interruptible, make_video, people_video
 
 from posevid.io.schema import validate
 
@@ -101,7 +101,8 @@ def test_ctrl_c_after_a_checkpoint_says_where_the_rerun_continues(tmp_path, tiny
     config.write_text(yaml.safe_dump({"annotate": {"resume_every": 40}}))
     out = tmp_path / "out"
     checkpoint = out / ".clip.resume.json"
-    p = subprocess.Popen(annotate_cmd(video, out, tiny_model, config, "-q"), stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(annotate_cmd(video, out, tiny_model, config, "-q"), stderr=subprocess.PIPE, text=True,
+                         preexec_fn=interruptible)
     deadline = time.time() + 120
     while time.time() < deadline and p.poll() is None and not checkpoint.exists():
         time.sleep(0.02)
