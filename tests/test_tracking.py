@@ -243,3 +243,23 @@ def test_a_faint_person_in_a_photo_is_taken_but_not_in_a_video(tmp_path, tiny_mo
     plain = tmp_path / "plain.png"
     cv2.imwrite(str(plain), np.full((360, 640, 3), 120, np.uint8))
     assert run_auto(tmp_path, tiny_model, plain, "--no-video")["frames"][0]["status"] == "no_person"
+
+
+def test_a_small_person_in_a_large_frame_is_found_by_the_finer_reading():
+    """Frames of FINE_SIZE pixels or more are also read twice as fine, for people too small for the
+    detector's usual size: here a person the usual reading misses in a 1280×720 frame."""
+    from posevid.person import detector as det
+
+    clip, anchor = signer()
+    img = cv2.GaussianBlur(texture(720, 1280, seed=4), (0, 0), 6)
+    head_shoulders = paste_person(img, clip[0], anchor, 900, 400, 90)
+    centre = head_shoulders[1:].mean(0)
+
+    def on_person(found: list) -> bool:
+        return any(inside(d.roi.as_xywh(), centre) and d.roi.side < 200 for d in found)
+
+    detector = PersonDetector()
+    assert not on_person(detector.read(img, det.DET_SIZE, det.SCORE_THRESHOLD))
+    assert on_person(detector(img))
+    small = cv2.resize(img, (640, 360))  # below FINE_SIZE: one reading, as before
+    assert len(detector(small)) == len(detector.read(small, det.DET_SIZE, det.SCORE_THRESHOLD))

@@ -34,6 +34,14 @@ from .roi import Roi
 #: Long side of the detector's input in pixels: a person whose box is 40 px on a 1280×720 frame
 #: (body scale 9 px, LSP photos at native size) is still 12 px wide there.
 DET_SIZE = 384
+#: Frames whose long side is at least FINE_SIZE are also read at that size (twice as fine), for
+#: people too small for DET_SIZE: only its detections with a box under FINE_MAX_SIDE pixels at
+#: DET_SIZE are kept, so that close-ups, which the fine pass cuts into parts, are never judged
+#: there. Held-out photos at native size in 1280×720: recall/precision 35.4/36.3 -> 51.2/42.2;
+#: held-out video and composed frames enlarged to 1280 px: 94.0/96.3 the same, 78.3/77.9 ->
+#: 80.6/76.1 (benchmarks/detector.py). A 640×360 frame is not read twice.
+FINE_SIZE = 768
+FINE_MAX_SIDE = 64
 #: Output grid step in input pixels; the input is padded to a multiple of PAD.
 STRIDE = 8
 PAD = 16
@@ -118,11 +126,11 @@ class Detection:
     score: float
 
 
-def prepare(rgb: np.ndarray) -> tuple[np.ndarray, float]:
-    """The frame shrunk (or enlarged) to a long side of DET_SIZE and zero-padded to a multiple of
+def prepare(rgb: np.ndarray, size: int = DET_SIZE) -> tuple[np.ndarray, float]:
+    """The frame shrunk (or enlarged) to a long side of `size` and zero-padded to a multiple of
     PAD at the right and bottom; returns (H×W×3 uint8, scale from frame to input pixels)."""
     h, w = rgb.shape[:2]
-    scale = DET_SIZE / max(h, w)
+    scale = size / max(h, w)
     nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
     small = cv2.resize(rgb, (nw, nh), interpolation=interp)
@@ -221,7 +229,23 @@ class PersonDetector:
     @torch.inference_mode()
     def __call__(self, rgb: np.ndarray, threshold: float | None = None) -> list[Detection]:
         """Everyone found in an RGB frame, strongest first (score at least `threshold`, by default the detector's)."""
-        small, scale = prepare(rgb)
+        threshold = self.threshold if threshold is None else threshold
+        found = self.read(rgb, DET_SIZE, threshold)
+        long_side = max(rgb.shape[:2])
+        if long_side >= FINE_SIZE:
+            fine = self.read(rgb, FINE_SIZE, threshold)
+            small = [d for d in fine if d.roi.side * DET_SIZE / long_side < FINE_MAX_SIDE]
+            merged: list[Detection] = []
+            for d in sorted(found + small, key=lambda d: -d.score):
+                if not any(same_person(d.roi, m.roi) for m in merged):
+                    merged.append(d)
+            found = merged
+        return found
+
+    @torch.inference_mode()
+    def read(self, rgb: np.ndarray, size: int, threshold: float) -> list[Detection]:
+        """One reading of the frame at a long side of `size` (with its mirror image when flipping)."""
+        small, scale = prepare(rgb, size)
         x = to_tensor([small])
         if self.flip:
             both = self.net(torch.cat([x, x.flip(3)]))
@@ -230,4 +254,4 @@ class PersonDetector:
             out = (both[0] + mirrored) / 2
         else:
             out = self.net(x)[0]
-        return decode(out, scale, self.threshold if threshold is None else threshold)
+        return decode(out, scale, threshold)
