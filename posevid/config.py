@@ -63,10 +63,7 @@ def section(name: str, path: str | Path | None = None, **flags: Any) -> dict[str
     if path is not None:
         doc = load_yaml(path)
         cfg = merge(cfg, doc.get(name, doc) if isinstance(doc.get(name), dict) else doc)
-    cfg = merge(cfg, {k: v for k, v in flags.items() if v is not None})
-    if name == "annotate":
-        validate_annotate(cfg)
-    return cfg
+    return merge(cfg, {k: v for k, v in flags.items() if v is not None})
 
 
 def validate_annotate(s: dict[str, Any]) -> None:

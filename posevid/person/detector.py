@@ -153,18 +153,26 @@ def decode(out: torch.Tensor, scale: float = 1.0, threshold: float = SCORE_THRES
     score = torch.sigmoid(out[0].float())
     peaks = (score == max_pool2d(score[None, None], 3, 1, 1)[0, 0]) & (score >= threshold)
     ys, xs = torch.nonzero(peaks, as_tuple=True)
-    found: list[Detection] = []
+    candidates = []
     order = torch.argsort(score[ys, xs], descending=True)
     for k in order[: 4 * limit].tolist():
         y, x = int(ys[k]), int(xs[k])
         cx = (x + 0.5 + float(out[1, y, x])) * STRIDE / scale
         cy = (y + 0.5 + float(out[2, y, x])) * STRIDE / scale
         side = math.exp(float(out[3, y, x].clamp(-2.0, 8.0))) * STRIDE / scale
-        roi = Roi.centred(cx, cy, side)
-        if not any(same_person(roi, d.roi) for d in found):
-            found.append(Detection(roi, float(score[y, x])))
-        if len(found) >= limit:
-            break
+        candidates.append(Detection(Roi.centred(cx, cy, side), float(score[y, x])))
+    return distinct(candidates, limit)
+
+
+def distinct(detections: list[Detection], limit: int | None = None) -> list[Detection]:
+    """Detections strongest first, each dropped that is the same person (same_person) as a
+    stronger one kept; at most `limit`."""
+    found: list[Detection] = []
+    for d in sorted(detections, key=lambda d: -d.score):
+        if not any(same_person(d.roi, f.roi) for f in found):
+            found.append(d)
+            if limit is not None and len(found) >= limit:
+                break
     return found
 
 
@@ -235,11 +243,7 @@ class PersonDetector:
         if long_side >= FINE_SIZE:
             fine = self.read(rgb, FINE_SIZE, threshold)
             small = [d for d in fine if d.roi.side * DET_SIZE / long_side < FINE_MAX_SIDE]
-            merged: list[Detection] = []
-            for d in sorted(found + small, key=lambda d: -d.score):
-                if not any(same_person(d.roi, m.roi) for m in merged):
-                    merged.append(d)
-            found = merged
+            found = distinct(found + small)
         return found
 
     @torch.inference_mode()

@@ -185,10 +185,13 @@ class PersonTracker:
         every = DETECT_EVERY if self.tracks else self._idle_every
         if index - self._last_detect >= every:
             self._last_detect = index
-            found = self.detector(rgb)
-            if self.independent and not found:
-                # A photo is given because someone is in it: its most likely person, if any is likely at all.
-                found = self.detector(rgb, PHOTO_THRESHOLD)[:1]
+            if self.independent:
+                # A photo is given because someone is in it: with nobody at the detector's threshold,
+                # its most likely person, if any is likely at all (one reading for both).
+                candidates = self.detector(rgb, PHOTO_THRESHOLD)
+                found = [d for d in candidates if d.score >= self.detector.threshold] or candidates[:1]
+            else:
+                found = self.detector(rgb)
             with self._lock:
                 self._associate(found, index)
             if not self.tracks:
