@@ -25,7 +25,7 @@ from .person.detector import PersonDetector
 from .person.tracking import PersonTracker
 from .result import PoseResult
 from .streaming import Prefetch
-from .temporal.shots import ShotDetector
+from .temporal.shots import LAYOUT_CORRELATION, ShotDetector
 from .temporal.warp import run_pool
 from .temporal.window import CropFlows, FrameState, Lanes
 from .timing import Stopwatch
@@ -89,7 +89,8 @@ class Annotator:
                                     independent=info.codec == "image", first_id=first_person)
         self.tracker = tracker
         self.everyone = tracker is not None and tracker.rule == "all"
-        shots = ShotDetector(s.cut_threshold, s.max_gap)
+        # cut_threshold 0 turns every content test off (the layout's too); max_gap is its own
+        shots = ShotDetector(s.cut_threshold, s.max_gap, layout=LAYOUT_CORRELATION if s.cut_threshold else None)
         self.cuts = shots.cuts
         lanes = Lanes(self.window, self.window_pool, keep_stacks)
         self.lanes = lanes

@@ -76,3 +76,19 @@ def test_black_bars_do_not_move_the_region_and_the_overlay_keeps_the_full_frame(
     shoulders = truth[0][1:].mean(0)
     assert x < shoulders[0] < x + w and y < shoulders[1] < y + h
     assert count_frames(tmp_path / "o" / "letterboxed.mp4")[3] == (640, 360)
+
+
+def test_a_change_of_layout_with_like_colours_is_a_cut():
+    """Two frames of the same kind of backdrop (like histograms) but another layout are a cut; the
+    same backdrop moved a few pixels (a pan) or with new noise is not."""
+    import numpy as np
+    from synth import texture
+
+    det = ShotDetector()
+    a, b = texture(240, 320, seed=1), texture(240, 320, seed=2)
+    noisy = np.clip(a + np.random.default_rng(0).normal(0, 8, a.shape), 0, 255).astype(np.uint8)
+    segs = [det.update(img, i / 25, i) for i, img in enumerate([a, np.roll(a, 6, axis=1), noisy, b])]
+    assert segs == [0, 0, 0, 1]
+    assert det.cuts == [{"frame": 3, "time": 0.12, "reason": "cut"}]
+    off = ShotDetector(threshold=None, layout=None)
+    assert [off.update(img, i / 25, i) for i, img in enumerate([a, b])] == [0, 0]

@@ -263,3 +263,49 @@ def test_a_small_person_in_a_large_frame_is_found_by_the_finer_reading():
     assert on_person(detector(img))
     small = cv2.resize(img, (640, 360))  # below FINE_SIZE: one reading, as before
     assert len(detector(small)) == len(detector.read(small, det.DET_SIZE, det.SCORE_THRESHOLD))
+
+
+def test_photos_shown_one_a_frame_over_like_backdrops_are_each_found(tmp_path, tiny_model):
+    """A slideshow: each frame another backdrop of the same kind (like colours, so no histogram
+    cut) with the person somewhere else. The layout cut re-finds them in every frame; before it,
+    the first frame's box was kept for the whole video."""
+    clip, anchor = signer()
+    video = tmp_path / "slides.mp4"
+    places = [(150, 120), (480, 250), (300, 160), (520, 120), (120, 260), (400, 200)]
+    truth = []
+    with av.open(str(video), "w") as out:
+        vs = out.add_stream("libx264", rate=5)
+        vs.width, vs.height, vs.pix_fmt = 640, 360, "yuv420p"
+        for i, (x, y) in enumerate(places):
+            img = texture(360, 640, seed=40 + i)
+            truth.append(paste_person(img, clip[0], anchor, x, y, 170))
+            for packet in vs.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                out.mux(packet)
+        for packet in vs.encode(None):
+            out.mux(packet)
+    doc = run_auto(tmp_path, tiny_model, video, "--window", "0", "--no-video")
+    for f, head_shoulders in zip(doc["frames"], truth, strict=True):
+        assert f["box"] is not None and inside(f["box"], head_shoulders[1:].mean(0)), (f["index"], f["box"])
+
+
+def test_a_confident_pose_does_not_hold_a_box_the_detector_no_longer_finds(tmp_path):
+    """The person leaves their place and someone else is in view: poses that keep coming for the
+    old box (the network answers on an empty crop too) hold it at most POSE_HOLD_SECONDS after
+    the detector's last sighting; then the tracker follows the person who is there."""
+    video = tmp_path / "moves.mp4"
+    truth = people_video(video, [{"x": 150, "y": 200, "height": 180, "stop": 5},
+                                 {"x": 480, "y": 200, "height": 180, "start": 5}], frames=60, fps=10)
+    tracker = PersonTracker("0", fps=10)  # the left-most person: A while A is there
+    confident = np.ones(7)
+    boxes = []
+    with VideoReader(video) as reader:
+        for frame in reader.frames():
+            region = tracker.region(frame.image, frame.index)
+            boxes.append(region)
+            tracker.feedback(np.zeros((7, 2)), confident, frame.index)  # a ghost pose every frame
+    assert inside(boxes[0].as_xywh(), truth[0][0][1:].mean(0))
+    last = boxes[-1]
+    assert last is not None and inside(last.as_xywh(), truth[-1][1][1:].mean(0))
+    switched = next(i for i, b in enumerate(boxes) if i >= 5 and b is not None
+                    and inside(b.as_xywh(), truth[i][1][1:].mean(0)))
+    assert switched <= tracker.pose_hold + 2 * 8, switched

@@ -4,9 +4,10 @@ The trained person detector (detector.py) runs on the whole frame every DETECT_E
 while someone is followed, and ever more rarely while nobody is in view. Each person it finds
 is a track with an id that persists: a detection joins the track whose box it overlaps most
 (or whose centre it is near, at a like size), else it starts a new track. A track that no
-detection and no confident pose has seen for HOLD_SECONDS is dropped, so a person who
-is hidden for a moment keeps their id and one who leaves loses it. A shot cut (the whole
-frame's colours change at once) drops every track: the boxes of another shot frame nobody.
+detection and no confident pose has seen for HOLD_SECONDS (or no detection for
+POSE_HOLD_SECONDS) is dropped, so a person who is hidden for a moment keeps their id and one
+who leaves loses it. A shot cut (the whole frame's colours or layout change at once,
+temporal/shots.py) drops every track: the boxes of another shot frame nobody.
 
 Between detections each box moves on at the velocity its detections showed, so that people who
 pass each other, one hidden behind the other for a moment, are matched again to their own
@@ -53,6 +54,10 @@ DETECTION_WEIGHT = 0.6
 VELOCITY_WEIGHT = 0.5
 #: Whole-frame histogram distance that is a shot cut (the pipeline's default cut threshold).
 CUT_DISTANCE = 0.5
+#: A pose vouches for a track at most this long after the detector last saw it: the pose network
+#: also answers on a crop the person has left (a ghost that would hold the box forever, and
+#: with it --person largest's choice, while the detector finds the person elsewhere).
+POSE_HOLD_SECONDS = 4.0
 #: Pose feedback: a mean confidence of head and shoulders this high vouches that the person is still there.
 FEEDBACK_CONFIDENCE = 0.3
 #: In a photo (independent frames) where nobody scores the detector's threshold, its best
@@ -139,6 +144,7 @@ class PersonTracker:
         self.lag = lag
         self.independent = independent
         self.hold = max(3 * DETECT_EVERY, round(HOLD_SECONDS * fps))  # frames
+        self.pose_hold = max(self.hold, round(POSE_HOLD_SECONDS * fps))
         self.tracks: list[Track] = []
         self.chosen: int | None = None   # id of the followed track
         self._next_id = first_id
@@ -198,7 +204,7 @@ class PersonTracker:
                 self._idle_every = min(2 * every, DETECT_IDLE_MAX)
         with self._lock:
             self.tracks = [t for t in self.tracks
-                           if index <= max(t.seen, t.posed + self.lag) + self.hold]
+                           if index <= min(max(t.seen, t.posed + self.lag) + self.hold, t.seen + self.pose_hold)]
             return list(self.tracks)
 
     def region(self, rgb: np.ndarray, index: int) -> Roi | None:
