@@ -236,12 +236,17 @@ def export(out_dir: Path, csv_path: Path | None, fmt: str, dest: Path | None) ->
               help="Folder for the label files (NAME.json).")
 @click.option("--threshold", type=float, default=0.5, show_default=True,
               help="Teacher confidence below which a joint is unlabelled.")
+@click.option("--people", type=click.Choice(["one", "all"]), default="one", show_default=True,
+              help="one: the teacher's one person a frame; all: every person the person detector proposes "
+                   "and the teacher confirms (a record each, with `person`); frames it is unsure of are left out.")
+@click.option("--every", type=click.IntRange(1), default=1, show_default=True,
+              help="Label every N-th frame of a video.")
 @click.option("-q", "--quiet", is_flag=True)
 @friendly
-def label(inputs: tuple[Path, ...], out_dir: Path, threshold: float, quiet: bool) -> None:
+def label(inputs: tuple[Path, ...], out_dir: Path, threshold: float, people: str, every: int, quiet: bool) -> None:
     """Label videos (or folders of videos, or of images) with the MediaPipe teacher."""
     from .batch import find_videos  # noqa: PLC0415 - the one rule for videos in a folder
-    from .train.teacher import Teacher, image_files, label_images, label_video  # noqa: PLC0415
+    from .train.teacher import EveryPerson, Teacher, image_files, label_images, label_video  # noqa: PLC0415
 
     out_dir.mkdir(parents=True, exist_ok=True)
     jobs: list[tuple[str, Path, str]] = []  # kind, path, label file name
@@ -262,12 +267,15 @@ def label(inputs: tuple[Path, ...], out_dir: Path, threshold: float, quiet: bool
         if name in seen_names:  # two inputs given by the same file name: keep both
             name = next(f"{name}_{k}" for k in range(2, 10**6) if f"{name}_{k}" not in seen_names)
         seen_names.add(name)
-        teacher = Teacher(video=kind == "video")
+        # every person: each crop is a photo of its own to the teacher (no tracking between frames)
+        teacher = Teacher(video=kind == "video" and people == "one")
+        everyone = EveryPerson(teacher, threshold) if people == "all" else None
         try:
             if kind == "video":
-                kept, seen = label_video(teacher, path, out_dir / f"{name}.json", threshold, progress=not quiet)
+                kept, seen = label_video(teacher, path, out_dir / f"{name}.json", threshold, progress=not quiet,
+                                         everyone=everyone, every=every)
             else:
-                kept, seen = label_images(teacher, path, out_dir / f"{name}.json", threshold)
+                kept, seen = label_images(teacher, path, out_dir / f"{name}.json", threshold, everyone)
         except PosevidError as e:
             click.echo(f"posevid: error: {e}", err=True)
             failed += 1

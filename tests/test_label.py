@@ -62,3 +62,34 @@ def test_label_names_videos_of_a_folder_by_their_path_so_none_overwrites_another
     assert names == ["cam01.json", "cam01_2.json", "demo_multi_cam01.json", "demo_single_cam01.json"]
     doc = json.loads((tmp_path / "labels" / "demo_multi_cam01.json").read_text())
     assert doc["video"]["path"].endswith("multi/cam01.mp4")
+
+
+def test_label_people_all_gives_every_person_a_record_and_the_detector_reads_them(tmp_path):
+    """Two real people (the signer pasted twice, one mirrored) in a wide video, every other frame:
+    a record per person and frame, each on its own person, and the detector's training data
+    takes each frame once per person with the other as a labelled neighbour, not background."""
+    from synth import people_video
+
+    from posevid.person.roi import body_box
+    from posevid.train.datasets import read_posevid
+    from posevid.train.detector import load_people
+
+    video = tmp_path / "two.mp4"
+    two = [{"x": 170, "y": 190, "height": 230}, {"x": 470, "y": 200, "height": 210, "flip": True}]
+    truth = people_video(video, two, frames=6)
+    r = CliRunner().invoke(main, ["label", str(video), "-o", str(tmp_path / "labels"), "--people", "all",
+                                  "--every", "2", "-q"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads((tmp_path / "labels" / "two.json").read_text())
+    assert doc["summary"] == {"frames_labelled": 3, "frames_seen": 3} and "unsure" in doc
+    assert [(f["index"], f["person"]) for f in doc["frames"]] == [(i, k) for i in (0, 2, 4) for k in (0, 1)]
+    for f in doc["frames"]:
+        head = f["joints"]["head"]
+        person = min(truth[f["index"]], key=lambda t: abs(t[0][0] - head["x"]))
+        assert abs(person[0][0] - head["x"]) < 25 and abs(person[0][1] - head["y"]) < 25
+    samples = read_posevid(tmp_path / "labels" / "two.json")
+    people = load_people(samples)
+    assert len(people) == 6 and all(len(p.others) == 1 for p in people)
+    assert people[0].image is people[1].image  # one decoded frame, shared
+    first = sorted(body_box(s.joints, s.labelled).x for s in samples[:2])
+    assert first[1] - first[0] > 200  # two boxes, one per person

@@ -86,3 +86,28 @@ def test_batchnorm_folds_into_the_detector_exactly():
     x = torch.rand(1, 3, 64, 96)
     with torch.no_grad():
         assert torch.allclose(net(x), folded(net)(x), atol=1e-4)
+
+
+def test_unsure_regions_neither_reward_nor_punish_a_detection():
+    """Around an unsure box's centre the score target is not counted (care 0): a network that
+    fires there loses nothing for it, while firing on plain background costs."""
+    import torch
+
+    from posevid.person import detector as det
+    from posevid.person.roi import Roi
+    from posevid.train.detector import detector_loss, targets
+
+    person, unsure = Roi(20, 20, 64), Roi(200, 40, 64)
+    score, reg, mask, care = targets([[person]], 320, 160, [[unsure]])
+    cx, cy = (int(c // det.STRIDE) for c in unsure.centre)
+    assert care[0, cy, cx] == 0 and care[0, 2, 30] == 1 and care.mean() > 0.95
+    out = torch.full((1, 4, 20, 40), -8.0)
+    out[0, 1:] = reg[0]
+    out[0, 0, cy, cx] = 8.0  # a confident detection on the unsure region
+    quiet, _ = detector_loss(out, score, reg, mask, care)
+    loud, _ = detector_loss(out, score, reg, mask)
+    assert loud > quiet
+    elsewhere = out.clone()
+    elsewhere[0, 0, cy, cx] = -8.0
+    elsewhere[0, 0, 2, 30] = 8.0
+    assert detector_loss(elsewhere, score, reg, mask, care)[0] > quiet

@@ -44,6 +44,10 @@ class Sample:
     time: float = 0.0
     torso: float | None = None  # for torso-normalised PCK, when the format has hips
     repeat: int = 1             # how many times training draws it per epoch
+    # boxes (x, y, side) of what may be people the labels leave out in the same image
+    # (`posevid label --people all`: proposals the teacher could not confirm); the detector's
+    # training neither rewards nor punishes a detection there
+    unsure: tuple[tuple[float, float, float], ...] = ()
 
 
 def read_joints_mat(labels: Path, images: Path, first: int = 1, last: int | None = None) -> list[Sample]:
@@ -114,14 +118,17 @@ def read_posevid(labels: Path, videos: Path | None = None, min_confidence: float
         if video and videos is not None:
             video = str(Path(videos) / Path(video).name)
         image_root = Path(doc.get("images") or path.parent)
+        unsure = {int(u["index"]): tuple(tuple(b) for b in u["boxes"]) for u in doc.get("unsure", [])}
         for rec in doc["frames"]:
             xy, conf = record_arrays(rec)
             labelled = np.isfinite(xy).all(1) & (conf >= min_confidence)
             xy = np.nan_to_num(xy)
+            others = unsure.get(int(rec["index"]), ())
             if "image" in rec:
-                samples.append(Sample(str(image_root / rec["image"]), None, xy, labelled))
+                samples.append(Sample(str(image_root / rec["image"]), None, xy, labelled, unsure=others))
             elif video:
-                samples.append(Sample(video, int(rec["index"]), xy, labelled, float(rec.get("time", 0.0))))
+                samples.append(Sample(video, int(rec["index"]), xy, labelled, float(rec.get("time", 0.0)),
+                                      unsure=others))
     return samples
 
 

@@ -10,8 +10,10 @@ Each training frame is made on the fly, at the detector's input size, in one of 
   tells the network nothing.
 
 The targets are a Gaussian peak at each person's crop-rule box centre (roi.body_box), its
-offset within the cell and the log of the box side. Only sources with one person in view
-belong in `data`: a second, unlabelled person would be taught as background.
+offset within the cell and the log of the box side. Sources with several people in view need
+every one of them labelled (`posevid label --people all`): an unlabelled person would be
+taught as background. What that labelling could not settle (a proposal the teacher did not
+confirm: a person seen from behind, or a lamp) is `unsure`, and the loss ignores it.
 
 Like the pose training (train/pose.py), a run is resumable from its checkpoint, logs its loss to
 loss.csv and its held-out recall and precision to validation.csv, and every step's frames are
@@ -58,11 +60,14 @@ MATCH_SIDE = 1.5
 
 @dataclass
 class Person:
-    """A labelled source image (RGB) and its person's crop-rule box in its pixels."""
+    """A labelled source image (RGB) and its person's crop-rule box in its pixels, with the
+    boxes of the other people labelled in the same image and of its unsure regions."""
 
     image: np.ndarray
     box: Roi
     video: bool = False
+    others: tuple[Roi, ...] = ()
+    unsure: tuple[Roi, ...] = ()
 
 
 def load_people(samples: list[Sample], every: int = 1) -> list[Person]:
@@ -72,29 +77,34 @@ def load_people(samples: list[Sample], every: int = 1) -> list[Person]:
 
     people: list[Person] = []
 
-    def add(s: Sample, rgb: np.ndarray) -> None:
-        box = body_box(s.joints, s.labelled)
-        if box is None:
-            return
+    def add(group: list[Sample], rgb: np.ndarray) -> None:
+        """One entry per labelled person of an image, each knowing the others (the image is shared)."""
         k = min(1.0, STORE_SIDE / max(rgb.shape[:2]))
         if k < 1.0:
             rgb = cv2.resize(rgb, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
-        people.append(Person(rgb, Roi(box.x * k, box.y * k, box.side * k), s.frame is not None))
+        boxes = [b for b in (body_box(s.joints, s.labelled) for s in group) if b is not None]
+        boxes = [Roi(b.x * k, b.y * k, b.side * k) for b in boxes]
+        unsure = tuple(Roi(x * k, y * k, side * k) for x, y, side in group[0].unsure)
+        for i, box in enumerate(boxes):
+            people.append(Person(rgb, box, group[0].frame is not None, tuple(boxes[:i] + boxes[i + 1:]), unsure))
 
-    by_video: dict[str, dict[int, Sample]] = {}
+    photos: dict[str, list[Sample]] = {}
+    by_video: dict[str, dict[int, list[Sample]]] = {}
     for s in samples:
         if s.frame is None:
-            im = cv2.imread(s.source, cv2.IMREAD_COLOR)
-            if im is not None:
-                add(s, cv2.cvtColor(im, cv2.COLOR_BGR2RGB))
+            photos.setdefault(s.source, []).append(s)
         elif s.frame % every == 0:
-            by_video.setdefault(s.source, {})[s.frame] = s
+            by_video.setdefault(s.source, {}).setdefault(s.frame, []).append(s)
+    for path, group in photos.items():
+        im = cv2.imread(path, cv2.IMREAD_COLOR)
+        if im is not None:
+            add(group, cv2.cvtColor(im, cv2.COLOR_BGR2RGB))
     for video, wanted in by_video.items():
         with VideoReader(video) as r:
             for fr in r.frames():
-                s = wanted.pop(fr.index, None)
-                if s is not None:
-                    add(s, fr.image)
+                group = wanted.pop(fr.index, None)
+                if group is not None:
+                    add(group, fr.image)
                 if not wanted:
                     break
     return people
@@ -107,8 +117,10 @@ def empty_parts(people: list[Person], per_image: int = 2) -> list[np.ndarray]:
     parts = []
     for p in people[::max(1, len(people) // (per_image * 200 + 1))]:
         h, w = p.image.shape[:2]
-        grow = 0.5 * p.box.side
-        left, right = int(p.box.x - grow), int(p.box.x + p.box.side + grow)
+        everyone = (p.box, *p.others, *p.unsure)
+        grow = 0.5 * max(b.side for b in everyone)
+        left = int(min(b.x for b in everyone) - grow)
+        right = int(max(b.x + b.side for b in everyone) + grow)
         x0, x1 = (0, left) if left >= w - right else (right, w)
         if x1 - x0 >= w / 5 and x1 - x0 >= 32:
             parts.append(p.image[:, x0:x1].copy())
@@ -116,20 +128,35 @@ def empty_parts(people: list[Person], per_image: int = 2) -> list[np.ndarray]:
 
 
 def clutter(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
-    """A drawn background: a colour gradient with random shapes and noise (no person in it)."""
-    c0, c1 = rng.integers(0, 256, size=(2, 3))
-    t = np.linspace(0, 1, h if rng.random() < 0.5 else w, dtype=np.float32)[:, None]
-    ramp = (c0 * (1 - t) + c1 * t).astype(np.uint8)
-    img = np.ascontiguousarray(np.broadcast_to(ramp[:, None, :], (h, w, 3)) if len(ramp) == h
-                               else np.broadcast_to(ramp[None, :, :], (h, w, 3)))
+    """A drawn background with no person in it: a colour gradient, a smooth field of random
+    colours, or a noise texture, with random shapes and noise over it. The kinds differ so that
+    the detector learns people, not "whatever is not the one kind of background it was shown"
+    (with the gradient alone, saturated blotches and flat blocks read as people)."""
+    kind = rng.choice(3, p=(0.35, 0.45, 0.2))
+    if kind == 0:
+        c0, c1 = rng.integers(0, 256, size=(2, 3))
+        t = np.linspace(0, 1, h if rng.random() < 0.5 else w, dtype=np.float32)[:, None]
+        ramp = (c0 * (1 - t) + c1 * t).astype(np.uint8)
+        img = np.ascontiguousarray(np.broadcast_to(ramp[:, None, :], (h, w, 3)) if len(ramp) == h
+                                   else np.broadcast_to(ramp[None, :, :], (h, w, 3)))
+    elif kind == 1:  # blotches: a coarse grid of random colours, smoothly enlarged
+        gw = int(rng.integers(2, 24))
+        gh = max(2, round(gw * h / w))
+        img = cv2.resize(rng.integers(0, 256, size=(gh, gw, 3)).astype(np.uint8), (w, h),
+                         interpolation=cv2.INTER_CUBIC)
+    else:  # texture: noise at some scale, blurred, tinted
+        k = float(rng.uniform(1, 12))
+        small = rng.integers(0, 256, size=(max(2, int(h / k)), max(2, int(w / k)), 1)).astype(np.float32)
+        tex = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)[..., None]
+        img = np.clip(tex * rng.uniform(0.2, 1.0, size=3) + rng.uniform(0, 128, size=3), 0, 255).astype(np.uint8)
     for _ in range(int(rng.integers(0, 25))):
         colour = tuple(int(v) for v in rng.integers(0, 256, size=3))
         x, y = int(rng.integers(0, w)), int(rng.integers(0, h))
         size = int(rng.integers(3, max(4, w // 3)))
-        kind = rng.integers(0, 3)
-        if kind == 0:
+        shape = rng.integers(0, 3)
+        if shape == 0:
             cv2.rectangle(img, (x, y), (x + size, y + int(rng.integers(3, max(4, h // 3)))), colour, -1)
-        elif kind == 1:
+        elif shape == 1:
             cv2.circle(img, (x, y), size // 2, colour, -1)
         else:
             cv2.line(img, (x, y), (int(rng.integers(0, w)), int(rng.integers(0, h))), colour,
@@ -189,8 +216,8 @@ class DetectorData:
             return img[:, ::-1].copy() if rng.random() < 0.5 else img
         return clutter(rng, w, h)
 
-    def frame(self, rng: np.random.Generator, w: int, h: int) -> tuple[np.ndarray, list[Roi]]:
-        """One training frame (h×w×3 uint8) and the boxes of the people in it."""
+    def frame(self, rng: np.random.Generator, w: int, h: int) -> tuple[np.ndarray, list[Roi], list[Roi]]:
+        """One training frame (h×w×3 uint8), the boxes of the people in it and its unsure boxes."""
         opt = self.cfg["detector"]
         lo = float(opt["min_side"])
         if rng.random() < opt["whole_frame"]:
@@ -216,10 +243,11 @@ class DetectorData:
             fill = int(rng.integers(0, 256)) if rng.random() < 0.3 else 0
             img = cv2.warpAffine(p.image, m, (w, h), flags=cv2.INTER_AREA if side < p.box.side else cv2.INTER_LINEAR,
                                  borderMode=cv2.BORDER_CONSTANT, borderValue=(fill, fill, fill))
-            boxes = [_moved(p.box, m)]
+            boxes = [_moved(b, m) for b in (p.box, *p.others)]
+            unsure = [_moved(b, m) for b in p.unsure]
         else:
             img = self.background(rng, w, h)
-            boxes = []
+            boxes, unsure = [], []
             for _ in range(int(rng.choice(4, p=opt["people"]))):
                 p = self.people[int(rng.integers(len(self.people)))]
                 side = math.exp(rng.uniform(math.log(lo), math.log(0.9 * min(w, h))))
@@ -238,6 +266,13 @@ class DetectorData:
                 m = _affine(local, side, cx, cy, bool(rng.random() < 0.5), w)
                 _place(piece, m, img)
                 boxes.append(_moved(local, m))
+                # anyone else whose centre the piece holds comes along, labelled or unsure
+                ph, pw = piece.shape[:2]
+                for group, out in ((p.others, boxes), (p.unsure, unsure)):
+                    for b in group:
+                        bx, by = b.centre[0] - x0, b.centre[1] - y0
+                        if 0 <= bx < pw and 0 <= by < ph:
+                            out.append(_moved(Roi(b.x - x0, b.y - y0, b.side), m))
             for _ in range(int(rng.integers(0, 3))):  # empty pieces, pasted as people are
                 if not self.backgrounds:
                     break
@@ -250,9 +285,9 @@ class DetectorData:
                 for b in boxes:  # keep the pasted people visible
                     x0, y0 = max(0, int(b.x)), max(0, int(b.y))
                     img[y0:int(b.y + b.side), x0:int(b.x + b.side)] = under[y0:int(b.y + b.side), x0:int(b.x + b.side)]
-        return photometric(img, rng), [b for b in boxes if _in_view(b, w, h)]
+        return photometric(img, rng), [b for b in boxes if _in_view(b, w, h)], unsure
 
-    def frames(self, step: int, size: int) -> list[tuple[np.ndarray, list[Roi]]]:
+    def frames(self, step: int, size: int) -> list[tuple[np.ndarray, list[Roi], list[Roi]]]:
         """The frames of one step, all of one shape. With `detector.overfit: k` the run cycles
         through k fixed batches (the recipe check: can the net learn a few dozen frames?)."""
         seed, k = self.cfg["seed"], self.cfg["detector"].get("overfit", 0)
@@ -261,11 +296,12 @@ class DetectorData:
         w, h = SHAPES[int(rng.choice(len(SHAPES), p=SHAPE_P))]
         return [self.frame(np.random.default_rng([seed, step, b]), w, h) for b in range(size)]
 
-    def batch(self, step: int, size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(frames B×3×H×W, score targets B×h×w, regression targets B×3×h×w, centre mask B×h×w)."""
-        frames, boxes = zip(*self.frames(step, size), strict=True)
+    def batch(self, step: int, size: int) -> tuple[torch.Tensor, ...]:
+        """(frames B×3×H×W, score targets B×h×w, regression targets B×3×h×w, centre mask B×h×w,
+        where the score counts B×h×w: 0 at unsure regions)."""
+        frames, boxes, unsure = zip(*self.frames(step, size), strict=True)
         h, w = frames[0].shape[:2]
-        return (det.to_tensor(list(frames)), *targets(list(boxes), w, h))
+        return (det.to_tensor(list(frames)), *targets(list(boxes), w, h, list(unsure)))
 
 
 def _in_view(b: Roi, w: int, h: int) -> bool:
@@ -290,14 +326,22 @@ def photometric(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def targets(boxes: list[list[Roi]], w: int, h: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def targets(boxes: list[list[Roi]], w: int, h: int, unsure: list[list[Roi]] | None = None
+            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Score maps (Gaussians at the box centres, σ growing with the box), and at each centre's cell
-    its offset (cells) and log side (cells), with a mask of those cells."""
+    its offset (cells) and log side (cells), with a mask of those cells; and where the score
+    counts: everywhere but around the centres of unsure boxes (a quarter of their side)."""
     gh, gw = h // det.STRIDE, w // det.STRIDE
     score = np.zeros((len(boxes), gh, gw), np.float32)
     reg = np.zeros((len(boxes), 3, gh, gw), np.float32)
     mask = np.zeros((len(boxes), gh, gw), np.float32)
+    care = np.ones((len(boxes), gh, gw), np.float32)
     yy, xx = np.mgrid[0:gh, 0:gw].astype(np.float32) + 0.5
+    for i, frame_unsure in enumerate(unsure or []):
+        for b in frame_unsure:
+            r = max(1.0, 0.25 * b.side / det.STRIDE)
+            near = (xx - b.centre[0] / det.STRIDE) ** 2 + (yy - b.centre[1] / det.STRIDE) ** 2 <= r * r
+            care[i][near] = 0.0
     for i, frame_boxes in enumerate(boxes):
         for b in sorted(frame_boxes, key=lambda r: -r.side):
             cx, cy = b.centre[0] / det.STRIDE, b.centre[1] / det.STRIDE
@@ -310,19 +354,22 @@ def targets(boxes: list[list[Roi]], w: int, h: int) -> tuple[torch.Tensor, torch
             score[i, gy, gx] = 1.0
             reg[i, :, gy, gx] = (cx - gx - 0.5, cy - gy - 0.5, math.log(b.side / det.STRIDE))
             mask[i, gy, gx] = 1.0
-    return torch.from_numpy(score), torch.from_numpy(reg), torch.from_numpy(mask)
+    return torch.from_numpy(score), torch.from_numpy(reg), torch.from_numpy(mask), torch.from_numpy(care)
 
 
-def detector_loss(out: torch.Tensor, score: torch.Tensor, reg: torch.Tensor, mask: torch.Tensor
-                  ) -> tuple[torch.Tensor, torch.Tensor]:
-    """CenterNet's penalty-reduced focal loss on the score map, and L1 on offset and log side at the
-    centres; both per person in the batch."""
+def detector_loss(out: torch.Tensor, score: torch.Tensor, reg: torch.Tensor, mask: torch.Tensor,
+                  care: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """CenterNet's penalty-reduced focal loss on the score map (none where `care` is 0), and L1 on
+    offset and log side at the centres; both per person in the batch."""
     logit = out[:, 0].float()
     p = torch.sigmoid(logit)
     pos = score >= 1.0
     log_p, log_not_p = torch.nn.functional.logsigmoid(logit), torch.nn.functional.logsigmoid(-logit)
     pos_loss = ((1 - p) ** 2 * log_p)[pos].sum()
-    neg_loss = ((1 - score) ** 4 * p**2 * log_not_p)[~pos].sum()
+    neg = (1 - score) ** 4 * p**2 * log_not_p
+    if care is not None:
+        neg = neg * care
+    neg_loss = neg[~pos].sum()
     n = mask.sum().clamp_min(1.0)
     focal = -(pos_loss + neg_loss) / n
     l1 = ((out[:, 1:].float() - reg).abs().sum(1) * mask).sum() / n
@@ -354,7 +401,8 @@ def held_out_frames(data: DetectorData, n: int = 300) -> list[tuple[np.ndarray, 
     for i in range(n):
         rng = np.random.default_rng([1, i])
         w, h = SHAPES[i % len(SHAPES)]
-        out.append(data.frame(rng, w, h))
+        img, boxes, _ = data.frame(rng, w, h)
+        out.append((img, boxes))
     return out
 
 
@@ -414,7 +462,7 @@ def train_detector(cfg: dict[str, Any], resume: bool = False, device: str = "aut
     data = DetectorData(cfg)
     overfit = cfg["detector"].get("overfit", 0)
     if overfit:  # the recipe check scores the very frames it trains on
-        held = [f for k in range(overfit) for f in data.frames(k, cfg["batch_size"])]
+        held = [(img, boxes) for k in range(overfit) for img, boxes, _ in data.frames(k, cfg["batch_size"])]
     else:
         held = held_out_frames(DetectorData(cfg, "validation")) if cfg.get("validation") else []
     amp, amp_dtype = autocast(cfg, dev)
@@ -422,10 +470,10 @@ def train_detector(cfg: dict[str, Any], resume: bool = False, device: str = "aut
                    ["step", "recall", "precision", "ms_per_frame", "elapsed_s"])
 
     def losses(step: int) -> tuple[torch.Tensor, list[torch.Tensor], int]:
-        x, score, reg, mask = (t.to(dev) for t in data.batch(step, cfg["batch_size"]))
+        x, score, reg, mask, care = (t.to(dev) for t in data.batch(step, cfg["batch_size"]))
         with torch.autocast(dev.type, dtype=amp_dtype, enabled=amp):
             pred = net(x)
-        focal, l1 = detector_loss(pred, score, reg, mask)
+        focal, l1 = detector_loss(pred, score, reg, mask, care)
         return focal + l1, [focal, l1], len(x)
 
     def validate(step: int, elapsed: float) -> str:
