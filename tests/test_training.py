@@ -115,6 +115,39 @@ def test_batchnorm_folds_into_the_convolutions_exactly():
     assert set(plain.state_dict()) == set(SpatialNetFusion(PRESETS["tiny"]).state_dict())
 
 
+def test_a_network_twice_as_wide_starts_as_the_narrow_one_even_in_training_mode():
+    """train/widen.py copies every channel, and calibrate_batchnorm sets the new BatchNorm layers
+    to pass that function on: in training mode (batch statistics) the wide network computes
+    what the trained narrow one does, instead of starting from scratch."""
+    from dataclasses import replace
+
+    from posevid.network.nets import SpatialNetFusion, calibrate_batchnorm
+    from posevid.network.presets import PRESETS
+    from posevid.train.widen import doubles, widen
+
+    narrow_preset = replace(PRESETS["tiny"], input_size=64, heatmap_size=16)
+    wide_preset = replace(narrow_preset, name="wide", spatial=tuple(2 * c for c in narrow_preset.spatial),
+                          fusion=tuple(2 * c for c in narrow_preset.fusion))
+    assert doubles(narrow_preset, wide_preset) and not doubles(wide_preset, narrow_preset)
+    torch.manual_seed(0)
+    narrow = SpatialNetFusion(narrow_preset).eval()
+    for m in narrow.modules():  # outputs of a visible size, like a trained net's
+        if isinstance(m, torch.nn.Conv2d):
+            torch.nn.init.normal_(m.weight, std=0.3)
+            torch.nn.init.normal_(m.bias, std=0.1)
+    x = torch.rand(8, 3, 64, 64)
+    wide = SpatialNetFusion(wide_preset, batchnorm=True)
+    widen(narrow, wide, noise=0.0)
+    calibrate_batchnorm(wide, x)
+    wide.train()
+    with torch.no_grad():
+        for a, b in zip(narrow(x), wide(x), strict=True):
+            assert a.abs().max() > 0.1
+            assert torch.allclose(a, b, atol=1e-3 * float(a.abs().max()))
+    widen(narrow, wide)  # with the default noise the copies differ, so they can learn apart
+    assert not torch.equal(wide.conv2[0].weight[:8], wide.conv2[0].weight[8:16])
+
+
 def test_joints_pushed_out_of_the_crop_are_ignored_not_trained_as_absent(tmp_path, figure_set):
     from posevid.train.pose import TrainingData
 

@@ -105,6 +105,37 @@ def fold_batchnorm(net: SpatialNetFusion) -> SpatialNetFusion:
     return plain.eval()
 
 
+@torch.no_grad()
+def calibrate_batchnorm(net: nn.Module, x: torch.Tensor) -> None:
+    """Set every BatchNorm of a network that starts from folded (plain) weights so that it passes
+    on what it receives: its affine parameters and running statistics become the mean and
+    spread of its input over the batch `x`. Without this, identity-initialised BatchNorm in
+    training mode normalises each channel to unit spread and the trained function is lost at
+    the first step (a continued run started from 4 times its final training loss)."""
+    layers = [m for m in net.modules() if isinstance(m, nn.BatchNorm2d)]
+    stats: dict[nn.BatchNorm2d, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def record(module: nn.BatchNorm2d, inputs: tuple[torch.Tensor, ...]) -> None:
+        a = inputs[0].float()
+        stats[module] = (a.mean((0, 2, 3)), a.var((0, 2, 3), unbiased=False))
+
+    was = net.training
+    net.eval()  # identity BatchNorm (mean 0, var 1, weight 1, bias 0) while recording
+    for m in layers:
+        m.reset_parameters()
+    hooks = [m.register_forward_pre_hook(record) for m in layers]
+    net(x)
+    for h in hooks:
+        h.remove()
+    for m in layers:
+        mean, var = stats[m]
+        m.running_mean.copy_(mean)
+        m.running_var.copy_(var)
+        m.bias.copy_(mean)
+        m.weight.copy_(torch.sqrt(var + m.eps))
+    net.train(was)
+
+
 class TemporalPool(nn.Module):
     """The paper's parametric pooling layer: a 1×1 convolution per joint over 2n+1 warped maps.
 

@@ -44,6 +44,9 @@ PRESETS: dict[str, Preset] = {
     # Quarter width on a 128×128 input (32×32 heatmaps, read below the pixel): twice the
     # channels of `cpu` for a quarter of the pixels, 5.6 ms a frame in bf16 (batch 8).
     "q128": _scaled("q128", 0.25, 128),
+    # Half width on the same 128×128 input: every channel of q128 doubled, so it can start
+    # from q128's weights (train/widen.py); about 3.6 times q128's arithmetic.
+    "h128": _scaled("h128", 0.5, 128),
     "tiny": _scaled("tiny", 0.0625),
 }
 

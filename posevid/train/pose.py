@@ -26,11 +26,12 @@ from ..joints import JOINT_TYPES
 from ..network import weights
 from ..network.heatmaps import peaks
 from ..network.heatmaps import targets as heatmap_targets
-from ..network.nets import CoordinateNet, SpatialNetFusion, TemporalPool, fold_batchnorm
+from ..network.nets import CoordinateNet, SpatialNetFusion, TemporalPool, calibrate_batchnorm, fold_batchnorm
 from ..network.presets import get_preset
 from ..network.runtime import native_bf16, pick_device
 from ..person.roi import BOX_SIDE
 from .datasets import augment, iterate_sources, load_pixels
+from .widen import doubles, widen
 
 CHECKPOINT = "checkpoint.pt"
 LOG = "loss.csv"
@@ -155,10 +156,14 @@ def _initial(cfg: dict[str, Any], device: torch.device) -> torch.nn.Module:
     net = _net_for(cfg)
     if cfg.get("init") and isinstance(net, SpatialNetFusion):
         src, _, meta = weights.load(cfg["init"])
-        if src.preset != net.preset:
-            raise PosevidError(f"{cfg['init']}: preset {src.preset.name} does not match {net.preset.name}")
-        # a folded (plain) network starts a BatchNorm one with identity BatchNorm layers
-        net.load_state_dict(src.state_dict(), strict=not net.batchnorm)
+        if src.preset != net.preset and doubles(src.preset, net.preset):
+            widen(src, net, seed=cfg["seed"])  # twice as wide: every channel copied (train/widen.py)
+        elif src.preset != net.preset:
+            raise PosevidError(f"{cfg['init']}: preset {src.preset.name} does not match {net.preset.name}"
+                               " (nor is it half as wide)")
+        else:
+            # a folded (plain) network starts a BatchNorm one with identity BatchNorm layers
+            net.load_state_dict(src.state_dict(), strict=not net.batchnorm)
     return net.to(device)
 
 
@@ -352,6 +357,9 @@ def train(cfg: dict[str, Any], resume: bool = False, device: str = "auto", progr
     use_fusion = cfg["stage"] == "fusion"
     coordinate = cfg["stage"] == "coordinate"
     data = TrainingData(cfg, net.preset.input_size, net.preset.heatmap_size)
+    if cfg.get("init") and getattr(net, "batchnorm", False) and step == 0:
+        # BatchNorm on trained weights: set to pass the trained function on (nets.calibrate_batchnorm)
+        calibrate_batchnorm(net, torch.cat([data.batch(k)[0] for k in range(4)]).to(dev))
     val = (TrainingData(cfg, net.preset.input_size, net.preset.heatmap_size, sources="validation")
            if cfg.get("validation") and not coordinate else None)
     amp, amp_dtype = autocast(cfg, dev)

@@ -1,0 +1,66 @@
+"""Start a wider network from a trained narrower one (Net2WiderNet, Chen et al., ICLR 2016).
+
+Training a network twice as wide from scratch costs about four times the CPU hours of the
+narrow one. Instead, every hidden channel of the trained narrow SpatialNet Fusion is copied
+once: each copy receives the same inputs, and every layer after it reads each of the two
+copies with half the old weight, so the wide network computes exactly the narrow one's
+function. A little noise on the copies' incoming weights lets them learn different things,
+and training goes on from the narrow network's accuracy rather than from zero.
+
+Only exact doubling is supported (every channel count of the wide preset twice the narrow
+one's, same input size): that is the q128 -> h128 step this was written for.
+"""
+from __future__ import annotations
+
+import torch
+
+from ..errors import PosevidError
+from ..network.nets import SpatialNetFusion
+from ..network.presets import Preset
+
+
+def doubles(narrow: Preset, wide: Preset) -> bool:
+    """Whether `wide` is `narrow` with every channel count doubled (same input and heatmap size)."""
+    pairs = zip(narrow.spatial + narrow.fusion, wide.spatial + wide.fusion, strict=True)
+    return (narrow.input_size == wide.input_size and narrow.heatmap_size == wide.heatmap_size
+            and all(2 * a == b for a, b in pairs))
+
+
+def _layers(net: SpatialNetFusion) -> list[torch.nn.Conv2d]:
+    return [net.conv1[0], net.conv2[0], net.conv3[0], net.conv4[0], net.conv5[0], net.conv6[0], net.conv7[0],
+            net.conv8[0], *(m[0] for m in net.fusion)]
+
+
+def _inputs(net: SpatialNetFusion, k: int) -> list[int]:
+    """For the narrow network's layer k, the narrow input channel each wide input channel copies."""
+    c = net.preset.spatial
+    if k == 0:
+        return [0, 1, 2]
+    if k == 8:  # fusion1 reads conv3 and conv7, each widened on its own
+        return [i % c[2] for i in range(2 * c[2])] + [c[2] + i % c[6] for i in range(2 * c[6])]
+    cin = _layers(net)[k].in_channels
+    return [i % cin for i in range(2 * cin)]
+
+
+@torch.no_grad()
+def widen(narrow: SpatialNetFusion, wide: SpatialNetFusion, noise: float = 0.01, seed: int = 0) -> None:
+    """Write into `wide` (its plain convolutions; BatchNorm layers, if any, stay as created:
+    identity at the start) the narrow network's weights, every hidden channel copied once."""
+    if not doubles(narrow.preset, wide.preset):
+        raise PosevidError(f"cannot widen {narrow.preset.name} into {wide.preset.name}: "
+                           "every channel count must be exactly doubled")
+    gen = torch.Generator().manual_seed(seed)
+    small, big = _layers(narrow), _layers(wide)
+    outputs = {7, 12}  # conv8 and fusion5: the 7 heatmaps, not widened
+    for k, (a, b) in enumerate(zip(small, big, strict=True)):
+        rows = list(range(a.out_channels)) if k in outputs else [j % a.out_channels for j in range(b.out_channels)]
+        cols = _inputs(narrow, k)
+        # each narrow input now arrives twice (once for the first layer's RGB): share its weight
+        share = torch.tensor([1.0 if k == 0 else 0.5] * len(cols))
+        w = a.weight[rows][:, cols] * share[None, :, None, None]
+        if k not in outputs:
+            copy = torch.arange(b.out_channels) >= a.out_channels
+            jitter = torch.randn(w.shape, generator=gen) * noise * a.weight.std()
+            w = w + jitter * copy[:, None, None, None]
+        b.weight.copy_(w)
+        b.bias.copy_(a.bias[rows])
