@@ -288,3 +288,30 @@ def test_coordinate_net_baseline_trains_and_saves(tmp_path, figure_set):
     assert np.mean(losses[-5:]) < np.mean(losses[:5])
     with torch.inference_mode():
         assert net(torch.rand(2, 3, 256, 256)).shape == (2, 7, 2)
+
+
+def test_crops_with_nobody_in_them_teach_every_joint_absent(tmp_path):
+    """augment.empty: that share of crops shows a background with nobody in it (a part of a
+    labelled video frame away from its person, here a real one) and is taught all-zero heatmaps
+    at full weight; the other crops are the labelled person's, as before."""
+    from synth import people_video
+
+    from posevid.train.pose import TrainingData
+
+    video = tmp_path / "wide.mp4"
+    truth = people_video(video, [{"x": 110, "y": 150, "height": 200}], frames=30)
+    w = JsonWriter(tmp_path / "labels.json", {"video": {"path": str(video)}})
+    for i, row in enumerate(truth):
+        joints = np.full((7, 2), np.nan)
+        joints[:3] = row[0]
+        w.add(frame_record(i, i / 25, joints, np.array([1, 1, 1, 0, 0, 0, 0.0]), 0.5))
+    w.close({})
+    cfg = tiny_config(tmp_path, tmp_path / "labels.json", augment={"crop": 1.0, "empty": 0.5})
+    data = TrainingData(cfg, 64, 16)
+    assert data.backgrounds and all(b.shape[1] < 640 for b in data.backgrounds)  # strips beside the person
+    x, target, weight, _ = data.crops(list(range(20)), [np.random.default_rng(k) for k in range(20)], cfg["augment"])
+    empty = [k for k in range(20) if target[k].sum() == 0]
+    assert 4 <= len(empty) <= 16
+    assert all(weight[k].sum() == 7 for k in empty)                    # every joint: absent, at full weight
+    assert all(target[k].amax() > 0.5 and weight[k, 3:].sum() == 0 for k in range(20) if k not in empty)
+    assert float(x[empty].std()) > 0.02                                   # a picture, not a blank

@@ -16,13 +16,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 from tqdm import tqdm
 
 from ..errors import Interrupted, PosevidError
 from ..io.atomic import replacing
-from ..joints import JOINT_TYPES
+from ..joints import JOINT_TYPES, NUM_JOINTS
 from ..network import weights
 from ..network.heatmaps import peaks
 from ..network.heatmaps import targets as heatmap_targets
@@ -55,6 +56,12 @@ class TrainingData:
         if not kept:
             raise PosevidError("none of the labelled samples could be read")
         self.labelled = np.stack([s.labelled for s in kept])
+        # crops with nobody in them: parts of the labelled video frames away from their people
+        self.backgrounds: list[np.ndarray] = []
+        if cfg.get("augment", {}).get("empty", 0.0) > 0:
+            from .detector import empty_parts, load_people  # noqa: PLC0415 - decodes video only when asked
+
+            self.backgrounds = empty_parts(load_people([s for s in samples if s.frame is not None], every=10))
         # Each epoch is a permutation of this pool, where a source with repeat k appears k times.
         self.pool = np.repeat(np.arange(len(kept)), [s.repeat for s in kept])
         self.cfg, self.input_size, self.heatmap_size = cfg, input_size, heatmap_size
@@ -85,6 +92,14 @@ class TrainingData:
         ims, tgs, wts, joints = [], [], [], []
         ignore_outside = self.cfg.get("ignore_outside", True)
         for i, rng in zip(idx, rngs, strict=True):
+            if aug.get("empty", 0.0) and rng.random() < aug["empty"]:
+                # nobody in view: every joint absent, at full weight, so that a crop its person
+                # has left gets low confidences instead of a pose read into the background
+                ims.append(self.empty_crop(rng, aug))
+                tgs.append(np.zeros((NUM_JOINTS, self.heatmap_size, self.heatmap_size), np.float32))
+                wts.append(np.ones(NUM_JOINTS, np.float32))
+                joints.append(np.zeros((NUM_JOINTS, 2), np.float32))
+                continue
             img, pts, lab = augment(self.patches[i], self.joints[i], self.labelled[i], rng, aug, self.input_size)
             if ignore_outside:
                 lab = lab & (pts >= 0).all(1) & (pts <= self.input_size - 1).all(1)
@@ -95,6 +110,29 @@ class TrainingData:
         x = torch.from_numpy(np.stack(ims)).permute(0, 3, 1, 2).float().div_(255.0)
         return (x, torch.from_numpy(np.stack(tgs)), torch.from_numpy(np.stack(wts)),
                 torch.from_numpy(np.stack(joints)))
+
+
+    def empty_crop(self, rng: np.random.Generator, aug: dict[str, float]) -> np.ndarray:
+        """A square of a background with nobody in it (a real one when there are any, else drawn
+        clutter), at any scale, with the run's colour jitter and blur."""
+        from .detector import clutter  # noqa: PLC0415
+
+        n = self.input_size
+        if self.backgrounds and rng.random() < 0.7:
+            part = self.backgrounds[int(rng.integers(len(self.backgrounds)))]
+            h, w = part.shape[:2]
+            side = int(min(h, w) * rng.uniform(0.3, 1.0))
+            y, x = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
+            img = cv2.resize(part[y:y + side, x:x + side], (n, n), interpolation=cv2.INTER_AREA)
+        else:
+            img = clutter(rng, n, n)
+        colour = aug.get("colour", 0.0)
+        if colour:
+            img = np.clip(img.astype(np.float32) * (1 + rng.uniform(-colour, colour, size=3))
+                          + rng.uniform(-colour, colour) * 64, 0, 255).astype(np.uint8)
+        if rng.random() < aug.get("blur", 0.0):
+            img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.5, 2.0))
+        return img
 
 
 def make_optimizer(net: torch.nn.Module, cfg: dict[str, Any]) -> torch.optim.Optimizer:
