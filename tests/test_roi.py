@@ -45,7 +45,8 @@ def test_detector_targets_decode_to_the_crop_rule_box():
     box = body_box(POSE, ALL)
     scale = 0.5  # frame pixels to detector input pixels
     small = Roi(box.x * scale, box.y * scale, box.side * scale)
-    score, reg, mask = targets([[small]], 384, 224)
+    score, reg, mask, care = targets([[small]], 384, 224)
+    assert bool((care == 1).all())  # no unsure region: every cell counts
     out = torch.cat([torch.logit(score.clamp(1e-4, 1 - 1e-4))[:, None], reg], 1)[0]
     found = decode(out, scale)
     assert len(found) == 1
