@@ -406,13 +406,16 @@ def held_out_frames(data: DetectorData, n: int = 300) -> list[tuple[np.ndarray, 
     return out
 
 
-def recall_precision(find: Callable[[np.ndarray], list[Roi]], frames: list[tuple[np.ndarray, list[Roi]]]
-                     ) -> tuple[float, float]:
+def recall_precision(find: Callable[[np.ndarray], list[Roi]], frames: list[tuple]) -> tuple[float, float]:
     """Recall (% of true people found) and precision (% of detections that are people) of a finder
-    over frames with their true boxes (train_detector.matches decides what is found)."""
+    over frames with their true boxes (train_detector.matches decides what is found). A frame
+    may come with a third element, its unsure boxes: a detection of one of those that is no true
+    person's counts neither way."""
     hits = n_true = n_found = 0
-    for img, truth in frames:
+    for img, truth, *rest in frames:
         found = find(img)
+        if rest and rest[0]:
+            found = [d for d in found if matches([d], truth) or not matches([d], rest[0])]
         hits += matches(found, truth)
         n_true += len(truth)
         n_found += len(found)
