@@ -238,7 +238,8 @@ def export(out_dir: Path, csv_path: Path | None, fmt: str, dest: Path | None) ->
               help="Teacher confidence below which a joint is unlabelled.")
 @click.option("--people", type=click.Choice(["one", "all"]), default="one", show_default=True,
               help="one: the teacher's one person a frame; all: every person the person detector proposes "
-                   "and the teacher confirms (a record each, with `person`); frames it is unsure of are left out.")
+                   "and the teacher confirms (a record each, with `person`); proposals it cannot confirm are listed "
+                   "as `unsure`.")
 @click.option("--every", type=click.IntRange(1), default=1, show_default=True,
               help="Label every N-th frame of a video.")
 @click.option("-q", "--quiet", is_flag=True)

@@ -238,13 +238,7 @@ def augment(patch: np.ndarray, joints: np.ndarray, labelled: np.ndarray, rng: np
     if flip:
         perm = list(FLIP_PERMUTATION)
         pts, lab = pts[perm], lab[perm]
-    colour = aug.get("colour", 0.0)
-    if colour:
-        gain = 1 + rng.uniform(-colour, colour, size=3)
-        bias = rng.uniform(-colour, colour) * 64
-        img = np.clip(img.astype(np.float32) * gain + bias, 0, 255).astype(np.uint8)
-    if rng.random() < aug.get("blur", 0.0):  # motion, focus and low-resolution broadcasts
-        img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.5, 2.0))
+    img = colour_and_blur(img, rng, aug)
     if rng.random() < aug.get("occlude", 0.0):
         # a block of flat colour or noise over part of the crop (a microphone, a desk, another
         # person): the joints under it keep their labels, so the net learns to infer them
@@ -254,6 +248,19 @@ def augment(patch: np.ndarray, joints: np.ndarray, labelled: np.ndarray, rng: np
         img[y:y + h, x:x + w] = (rng.integers(0, 256, size=3) if rng.random() < 0.5
                                  else rng.integers(0, 256, size=(h, w, 3)))
     return img, pts.astype(np.float32), lab
+
+
+def colour_and_blur(img: np.ndarray, rng: np.random.Generator, aug: dict[str, float]) -> np.ndarray:
+    """The run's colour jitter (gain per channel, one bias) and, with probability aug.blur, a
+    Gaussian blur (motion, focus and low-resolution broadcasts)."""
+    colour = aug.get("colour", 0.0)
+    if colour:
+        gain = 1 + rng.uniform(-colour, colour, size=3)
+        bias = rng.uniform(-colour, colour) * 64
+        img = np.clip(img.astype(np.float32) * gain + bias, 0, 255).astype(np.uint8)
+    if rng.random() < aug.get("blur", 0.0):
+        img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.5, 2.0))
+    return img
 
 
 def iterate_sources(specs: Iterable[dict[str, Any]], base: Path = Path(".")) -> list[Sample]:

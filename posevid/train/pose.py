@@ -31,7 +31,7 @@ from ..network.nets import CoordinateNet, SpatialNetFusion, TemporalPool, calibr
 from ..network.presets import get_preset
 from ..network.runtime import native_bf16, pick_device
 from ..person.roi import BOX_SIDE
-from .datasets import augment, iterate_sources, load_pixels
+from .datasets import augment, colour_and_blur, iterate_sources, load_pixels
 from .widen import doubles, widen
 
 CHECKPOINT = "checkpoint.pt"
@@ -126,13 +126,7 @@ class TrainingData:
             img = cv2.resize(part[y:y + side, x:x + side], (n, n), interpolation=cv2.INTER_AREA)
         else:
             img = clutter(rng, n, n)
-        colour = aug.get("colour", 0.0)
-        if colour:
-            img = np.clip(img.astype(np.float32) * (1 + rng.uniform(-colour, colour, size=3))
-                          + rng.uniform(-colour, colour) * 64, 0, 255).astype(np.uint8)
-        if rng.random() < aug.get("blur", 0.0):
-            img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.5, 2.0))
-        return img
+        return colour_and_blur(img, rng, aug)
 
 
 def make_optimizer(net: torch.nn.Module, cfg: dict[str, Any]) -> torch.optim.Optimizer:
