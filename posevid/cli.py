@@ -294,16 +294,32 @@ def label(inputs: tuple[Path, ...], out_dir: Path, threshold: float, people: str
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt exactly where it stopped.")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--iterations", type=int, help="Override train.iterations.")
+@click.option("--workers", type=click.IntRange(0, 256), help="Override train.workers (processes making batches).")
+@click.option("--minutes", type=click.FloatRange(0.5), help="Override train.minutes (the run's time budget).")
 @click.option("--export-only", is_flag=True, help="Only write the latest checkpoint as a weight file.")
+@click.option("--pack", "pack_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Only decode the config's samples into DIR/data.npz and DIR/validation.npz, for a config "
+                   "with `packed: DIR` on a machine without the datasets (spatial and fusion stages).")
+@click.option("--pack-size", type=click.IntRange(64, 512), default=160, show_default=True,
+              help="Side of each packed patch in pixels (the config's patch is shrunk to it).")
+@click.option("--pack-every", type=click.IntRange(1), default=2, show_default=True,
+              help="Pack every k-th labelled video sample (neighbouring frames are near copies).")
 @click.option("-q", "--quiet", is_flag=True)
 @friendly
-def train(config_file: str, resume: bool, device: str, iterations: int | None, export_only: bool,
+def train(config_file: str, resume: bool, device: str, iterations: int | None, workers: int | None,
+          minutes: float | None, export_only: bool, pack_dir: Path | None, pack_size: int, pack_every: int,
           quiet: bool) -> None:
     """Train SpatialNet / SpatialNet Fusion (stage spatial|fusion), the pooling layer (stage pooling) or
     the person detector (stage detector)."""
     from .config import section  # noqa: PLC0415
 
-    cfg = section("train", config_file, iterations=iterations)
+    cfg = section("train", config_file, iterations=iterations, workers=workers, minutes=minutes)
+    if pack_dir is not None:
+        from .train.pack import pack_config  # noqa: PLC0415
+
+        counts = pack_config(cfg, pack_dir, pack_size, pack_every)
+        click.echo(", ".join(f"{n} {k} samples" for k, n in counts.items()) + f" packed in {pack_dir}")
+        return
     if export_only and cfg["stage"] == "detector":
         from .train.detector import export_checkpoint as export_detector  # noqa: PLC0415
 

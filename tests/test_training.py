@@ -315,3 +315,81 @@ def test_crops_with_nobody_in_them_teach_every_joint_absent(tmp_path):
     assert all(weight[k].sum() == 7 for k in empty)                    # every joint: absent, at full weight
     assert all(target[k].amax() > 0.5 and weight[k, 3:].sum() == 0 for k in range(20) if k not in empty)
     assert float(x[empty].std()) > 0.02                                   # a picture, not a blank
+
+
+def test_packed_samples_train_without_their_sources(tmp_path, figure_set):
+    """`posevid train CONFIG --pack DIR` writes the decoded crops of data and validation; a config
+    with `packed: DIR` trains and validates from them alone (here with the images deleted), the
+    crops within WebP's loss of the originals and the joints scaled with them."""
+    import shutil
+
+    import yaml
+    from click.testing import CliRunner
+
+    from posevid.cli import main
+    from posevid.train.pose import TrainingData
+
+    root, _ = figure_set
+    copy = tmp_path / "figures"
+    shutil.copytree(root, copy)
+    cfg = tiny_config(tmp_path, copy / "labels.json", iterations=4, validate_every=2)
+    cfg["data"][0]["repeat"] = 3
+    cfg["validation"] = [{"type": "posevid", "labels": str(copy / "labels.json")}]
+    (tmp_path / "train.yaml").write_text(yaml.safe_dump({"train": cfg}))
+    res = CliRunner().invoke(main, ["train", str(tmp_path / "train.yaml"), "--pack", str(tmp_path / "pack"),
+                                    "--pack-size", "64"])
+    assert res.exit_code == 0, res.output
+    assert "12 data samples, 12 validation samples packed" in res.output
+    original = TrainingData(cfg, 64, 16)
+    shutil.rmtree(copy)
+    packed_cfg = {**cfg, "packed": str(tmp_path / "pack"), "data": [], "validation": []}
+    packed = TrainingData(packed_cfg, 64, 16)
+    assert packed.patches.shape == (12, 64, 64, 3) and (np.bincount(packed.pool) == 3).all()
+    shrunk = np.stack([cv2.resize(p, (64, 64), interpolation=cv2.INTER_AREA) for p in original.patches])
+    assert np.abs(packed.patches.astype(int) - shrunk).mean() < 12  # noise texture: a codec's worst case
+    assert np.allclose(packed.joints, original.joints * 64 / cfg["patch"], atol=1e-4)
+    assert (packed.labelled == original.labelled).all()
+    weights_file = train(packed_cfg, progress=False)
+    assert weights.load(weights_file)[2]["iterations"] == 4
+    rows = (tmp_path / "run" / "validation.csv").read_text().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == ["2", "4"]
+
+
+def test_batches_made_by_worker_processes_are_the_loops_own(tmp_path, figure_set):
+    """train.workers: processes make the batches ahead, in order and identical to the batches the
+    loop would make itself (so resuming stays exact), also after OpenCV has run threads in the
+    parent."""
+    from posevid.train.feeding import batch_stream
+    from posevid.train.pose import TrainingData
+
+    root, _ = figure_set
+    data = TrainingData(tiny_config(tmp_path, root / "labels.json"), 64, 16)
+    cv2.setNumThreads(2)
+    cv2.warpAffine(np.zeros((1000, 1000, 3), np.uint8), np.eye(2, 3), (1000, 1000))
+    stream = batch_stream(data.batch, 5, workers=2)
+    for step in (5, 6, 7):
+        for got, want in zip(next(stream), data.batch(step), strict=True):
+            assert torch.equal(got, want)
+
+
+def test_a_time_budget_sets_the_end_of_the_schedule_and_stops_the_run(tmp_path, figure_set):
+    """train.minutes: after the probe the planned last step fills the budget less its reserve (on
+    a clock that ticks 0.1 s a step, a 1-minute budget is about 550 steps), the budget's end stops
+    a run whatever its schedule says, and the weights are exported as usual."""
+    from posevid.train.feeding import PROBE_SKIP, PROBE_STEPS, RESERVE, TimeBudget
+
+    now = [0.0]
+    budget = TimeBudget(1.0, 100, clock=lambda: now[0])
+    planned = None
+    for step in range(101, 101 + PROBE_SKIP + PROBE_STEPS):
+        now[0] += 0.1
+        planned = budget.plan(step)
+        assert (planned is None) == (step < 100 + PROBE_SKIP + PROBE_STEPS)
+    assert planned == pytest.approx(100 + 600 * (1 - RESERVE), abs=2)
+    assert not budget.over()
+    now[0] = 60.5
+    assert budget.over()
+
+    root, _ = figure_set
+    exported = train(tiny_config(tmp_path, root / "labels.json", iterations=10**6, minutes=0.01), progress=False)
+    assert 1 <= weights.load(exported)[2]["iterations"] < 10**6

@@ -32,6 +32,8 @@ from ..network.presets import get_preset
 from ..network.runtime import native_bf16, pick_device
 from ..person.roi import BOX_SIDE
 from .datasets import augment, colour_and_blur, iterate_sources, load_pixels
+from .feeding import TimeBudget, batch_stream
+from .pack import Packed, read_pack
 from .widen import doubles, widen
 
 CHECKPOINT = "checkpoint.pt"
@@ -48,6 +50,11 @@ class TrainingData:
     """Cached patches of all samples, and the deterministic batch for any step."""
 
     def __init__(self, cfg: dict[str, Any], input_size: int, heatmap_size: int, sources: str = "data"):
+        self.cfg, self.input_size, self.heatmap_size = cfg, input_size, heatmap_size
+        self._epoch: tuple[int, np.ndarray] = (-1, np.zeros(0, np.int64))
+        if cfg.get("packed"):
+            self._read_packed(Path(cfg.get("base", ".")) / cfg["packed"] / f"{sources}.npz")
+            return
         base = Path(cfg.get("base", "."))
         samples = iterate_sources(cfg[sources], base)
         if not samples:
@@ -56,28 +63,48 @@ class TrainingData:
         if not kept:
             raise PosevidError("none of the labelled samples could be read")
         self.labelled = np.stack([s.labelled for s in kept])
+        self.is_video = np.array([s.frame is not None for s in kept])
         # crops with nobody in them: parts of the labelled video frames away from their people
         self.backgrounds: list[np.ndarray] = []
-        if cfg.get("augment", {}).get("empty", 0.0) > 0:
+        if sources == "data" and cfg.get("augment", {}).get("empty", 0.0) > 0:
             from .detector import empty_parts, load_people  # noqa: PLC0415 - decodes video only when asked
 
             self.backgrounds = empty_parts(load_people([s for s in samples if s.frame is not None], every=10))
         # Each epoch is a permutation of this pool, where a source with repeat k appears k times.
         self.pool = np.repeat(np.arange(len(kept)), [s.repeat for s in kept])
-        self.cfg, self.input_size, self.heatmap_size = cfg, input_size, heatmap_size
+
+    def _read_packed(self, path: Path) -> None:
+        """The samples of a pack (train/pack.py) instead of the config's sources."""
+        if not path.exists():
+            raise PosevidError(f"{path}: no packed samples (write them with posevid train CONFIG --pack DIR)")
+        p = read_pack(path)
+        self.patches, self.joints, self.labelled, self.backgrounds = p.patches, p.joints, p.labelled, p.backgrounds
+        self.is_video = np.zeros(len(p.patches), bool)
+        self.pool = np.repeat(np.arange(len(p.patches)), p.repeat)
+
+    def as_packed(self) -> Packed:
+        """This sample set in train/pack.py's terms, for writing a pack."""
+        return Packed(self.patches, self.joints, self.labelled, np.bincount(self.pool, minlength=len(self)),
+                      self.backgrounds)
 
     def __len__(self) -> int:
         return len(self.patches)
 
+    def _order(self, epoch: int) -> np.ndarray:
+        """The pool's permutation for one epoch (kept, since a batch rarely spans two)."""
+        if self._epoch[0] != epoch:
+            self._epoch = (epoch, np.random.default_rng([self.cfg["seed"], epoch]).permutation(len(self.pool)))
+        return self._epoch[1]
+
     def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """(images B×3×S×S in [0,1], heatmap targets B×J×H×W, joint weights B×J, joints B×J×2
         in input pixels) for one step."""
-        n, bs, seed = len(self.pool), self.cfg["batch_size"], self.cfg["seed"]
+        n, bs = len(self.pool), self.cfg["batch_size"]
         idx = []
         for k in range(step * bs, (step + 1) * bs):
             epoch, pos = divmod(k, n)
-            idx.append(int(self.pool[np.random.default_rng([seed, epoch]).permutation(n)[pos]]))
-        return self.crops(idx, [np.random.default_rng([seed, step, b, 1]) for b in range(len(idx))],
+            idx.append(int(self.pool[self._order(epoch)[pos]]))
+        return self.crops(idx, [np.random.default_rng([self.cfg["seed"], step, b, 1]) for b in range(len(idx))],
                           self.cfg["augment"])
 
     def crops(self, idx: list[int], rngs: list[np.random.Generator], aug: dict[str, float]
@@ -334,13 +361,15 @@ def run_steps(cfg: dict[str, Any], net: torch.nn.Module, opt: torch.optim.Optimi
               step: int, elapsed: float, total: int,
               losses: Callable[[int], tuple[torch.Tensor, list[torch.Tensor], int]],
               validate: Callable[[int, float], str] | None = None, scaler: torch.amp.GradScaler | None = None,
-              progress: bool = True) -> tuple[int, float, bool]:
+              progress: bool = True, budget: TimeBudget | None = None) -> tuple[int, float, bool]:
     """The loop every training stage shares, from `step` to `total`: the learning rate of each step,
     backward through `scaler` (mixed precision on CUDA), a loss row every log_every steps, the
     progress bar, `validate` every validate_every steps (it writes its row and returns the line to
     show), a checkpoint every checkpoint_minutes and at the end. Ctrl-C or SIGTERM ends it after
     the current step. `losses(step)` runs the forward pass: (loss, its parts for the log, batch
-    size). Returns (step, elapsed seconds, whether it was stopped)."""
+    size). With a `budget` (train.minutes), the probe fixes `total` (and cfg["iterations"], where
+    the schedule ends) and the run ends at the budget whatever the step. Returns (step, elapsed
+    seconds, whether it was stopped)."""
     scaler = scaler or torch.amp.GradScaler("cuda", enabled=False)
     bar = tqdm(total=total, initial=step, disable=not progress, unit="it", dynamic_ncols=True)
     last_ckpt = time.time()
@@ -359,6 +388,13 @@ def run_steps(cfg: dict[str, Any], net: torch.nn.Module, opt: torch.optim.Optimi
                 step += 1
                 dt = time.time() - t0
                 elapsed += dt
+                if budget is not None:
+                    planned = budget.plan(step)
+                    if planned is not None and planned < total:
+                        total = cfg["iterations"] = planned
+                        bar.total = total
+                    if budget.over():
+                        total = step
                 if step % cfg["log_every"] == 0 or step == total:
                     logs.loss([step, f"{loss.item():.5f}", *(f"{p.item():.5f}" for p in parts),
                                f"{learning_rate(cfg, step - 1):.2e}", f"{size / dt:.1f}", f"{elapsed:.0f}"])
@@ -388,12 +424,16 @@ def train(cfg: dict[str, Any], resume: bool = False, device: str = "auto", progr
     step, elapsed = resume_from(ckpt_path, net, opt, dev, resume)
     use_fusion = cfg["stage"] == "fusion"
     coordinate = cfg["stage"] == "coordinate"
+    base = Path(cfg.get("base", "."))
     data = TrainingData(cfg, net.preset.input_size, net.preset.heatmap_size)
+    if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # one input size throughout: let cuDNN pick its kernels
     if cfg.get("init") and getattr(net, "batchnorm", False) and step == 0:
         # BatchNorm on trained weights: set to pass the trained function on (nets.calibrate_batchnorm)
         calibrate_batchnorm(net, torch.cat([data.batch(k)[0] for k in range(4)]).to(dev))
+    held_out = cfg.get("validation") or (cfg.get("packed") and (base / cfg["packed"] / "validation.npz").exists())
     val = (TrainingData(cfg, net.preset.input_size, net.preset.heatmap_size, sources="validation")
-           if cfg.get("validation") and not coordinate else None)
+           if held_out and not coordinate else None)
     amp, amp_dtype = autocast(cfg, dev)
     scaler = torch.amp.GradScaler("cuda", enabled=amp and amp_dtype == torch.float16)
 
@@ -406,8 +446,10 @@ def train(cfg: dict[str, Any], resume: bool = False, device: str = "auto", progr
                          f"{elapsed:.0f}"])
         return f"step {step}: validation PCK " + ", ".join(f"{k} {v:.1f}" for k, v in row.items())
 
+    stream = batch_stream(data.batch, step, cfg["workers"], pin=dev.type == "cuda")
+
     def losses(step: int) -> tuple[torch.Tensor, list[torch.Tensor], int]:
-        x, target, w, joints = (t.to(dev, non_blocking=True) for t in data.batch(step))
+        x, target, w, joints = (t.to(dev, non_blocking=True) for t in next(stream))
         with torch.autocast(dev.type, dtype=amp_dtype, enabled=amp):
             pred = net(x)
         if coordinate:
@@ -419,7 +461,8 @@ def train(cfg: dict[str, Any], resume: bool = False, device: str = "auto", progr
         return ls + lf, [ls, lf], len(x)
 
     total = cfg["iterations"] if max_steps is None else min(cfg["iterations"], step + max_steps)
+    budget = TimeBudget(cfg["minutes"], step) if cfg.get("minutes") else None
     step, elapsed, stopped = run_steps(cfg, net, opt, ckpt_path, logs, step, elapsed, total, losses,
-                                       validate if val is not None else None, scaler, progress)
+                                       validate if val is not None else None, scaler, progress, budget)
     export = _export(cfg, net.cpu(), step, elapsed, device=str(dev), samples=len(data))
     return finish_run(out, step, export, stopped)
