@@ -393,3 +393,34 @@ def test_a_time_budget_sets_the_end_of_the_schedule_and_stops_the_run(tmp_path, 
     root, _ = figure_set
     exported = train(tiny_config(tmp_path, root / "labels.json", iterations=10**6, minutes=0.01), progress=False)
     assert 1 <= weights.load(exported)[2]["iterations"] < 10**6
+
+
+def test_ctrl_c_to_the_whole_process_group_still_saves_and_exports(tmp_path, figure_set):
+    """With batch workers, Ctrl-C (or `timeout`'s SIGTERM) reaches every process of the group:
+    the workers leave it to the loop, which ends its step, saves its checkpoint, exports its
+    weights and says how to resume, instead of dying of a killed worker."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import yaml
+
+    from posevid.errors import INTERRUPTED
+
+    root, _ = figure_set
+    cfg = tiny_config(tmp_path, root / "labels.json", iterations=10**6, workers=2)
+    (tmp_path / "train.yaml").write_text(yaml.safe_dump({"train": cfg}))
+    proc = subprocess.Popen([sys.executable, "-m", "posevid.cli", "train", str(tmp_path / "train.yaml"), "-q"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    log = tmp_path / "run" / "loss.csv"
+    for _ in range(600):  # until a few steps are logged
+        if log.exists() and len(log.read_text().splitlines()) > 3:
+            break
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGTERM)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == INTERRUPTED, out
+    assert "interrupted at step" in out and "--resume" in out and "Traceback" not in out
+    assert weights.load(tmp_path / "run" / "model.pt")[2]["iterations"] >= 3

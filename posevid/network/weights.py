@@ -22,14 +22,16 @@ MAGIC = "posevid-weights"
 
 
 def save(path: str | Path, net: SpatialNetFusion | CoordinateNet, pool: TemporalPool | None,
-         meta: dict[str, Any]) -> None:
-    """Write a weight file atomically (temporary name, then rename)."""
+         meta: dict[str, Any], half: bool = False) -> None:
+    """Write a weight file atomically (temporary name, then rename). `half` stores the network's
+    tensors in fp16, half the bytes (the paper preset's 70 MB become 35); load casts them back."""
     path = Path(path)
     arch = "coordinate" if isinstance(net, CoordinateNet) else "spatialnet-fusion"
     info = {**meta, "arch": arch, "preset": net.preset.to_dict(), "joints": list(JOINTS),
             "window": pool.window if pool is not None else None}
     blob = {"magic": MAGIC, "meta": json.dumps(info),
-            "net": {k: v.detach().cpu() for k, v in net.state_dict().items()},
+            "net": {k: (v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu())
+                    for k, v in net.state_dict().items()},
             "pool": pool.weight.detach().cpu() if pool is not None else torch.zeros(0)}
     with replacing(path) as tmp:
         torch.save(blob, tmp)

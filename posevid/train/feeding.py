@@ -13,8 +13,9 @@ cosine schedule) to fill the budget.
 from __future__ import annotations
 
 import itertools
+import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from typing import Any, TypeVar
 
 import torch
@@ -39,12 +40,19 @@ class _Steps(torch.utils.data.Dataset):
         return step, self.make(step)
 
 
-def _one_thread(_: int) -> None:
-    """A worker uses one core: many workers each spawning a thread per core only fight."""
+def _worker_init(_: int) -> None:
+    """A worker uses one core (many workers each spawning a thread per core only fight) and
+    lives in a process group of its own. Ctrl-C and `timeout`'s SIGTERM go to the whole group
+    of the command: a worker they killed would end the loop with an error, where the loop
+    alone should get them, save its checkpoint and export. (Ignoring the signals instead hangs
+    the exit: multiprocessing ends its workers with that same SIGTERM.) The loader still ends
+    its workers itself, and a worker ends when it finds its parent gone."""
     torch.set_num_threads(1)
+    os.setpgrp()
 
 
-def batch_stream(make: Callable[[int], T], start: int, workers: int = 0, pin: bool = False) -> Iterator[T]:
+def batch_stream(make: Callable[[int], T], start: int, workers: int = 0, pin: bool = False
+                 ) -> Generator[T, None, None]:
     """make(start), make(start + 1), ... in order, made by `workers` processes ahead of the caller
     (none: made when asked). Infinite; the caller stops taking when its run ends."""
     if workers <= 0:
@@ -57,9 +65,9 @@ def batch_stream(make: Callable[[int], T], start: int, workers: int = 0, pin: bo
     cv2.setNumThreads(0)
     loader = torch.utils.data.DataLoader(
         _Steps(make), batch_size=None, sampler=itertools.count(start), num_workers=workers,
-        pin_memory=pin, prefetch_factor=4, worker_init_fn=_one_thread, timeout=STALL_SECONDS)
+        pin_memory=pin, prefetch_factor=4, worker_init_fn=_worker_init, timeout=STALL_SECONDS)
 
-    def ordered() -> Iterator[T]:
+    def ordered() -> Generator[T, None, None]:
         for k, (step, batch) in enumerate(loader, start):
             if step != k:  # the loader keeps order; a batch out of place would break resumability
                 raise RuntimeError(f"batch of step {step} arrived for step {k}")

@@ -89,5 +89,5 @@ def train_pooling(cfg: dict[str, Any], device: str = "auto", progress: bool = Tr
     meta.update({"pooling": {"frames": int(len(stacks)), "window": cfg["window"], "flow": cfg["flow"],
                              "iterations": cfg["iterations"], "seconds": round(time.time() - start)}})
     export = Path(cfg.get("export") or out / "model.pt")
-    weights.save(export, net, layer, meta)
+    weights.save(export, net, layer, meta, half=bool(cfg.get("export_half", False)))
     return export

@@ -244,7 +244,8 @@ def _export(cfg: dict[str, Any], net: torch.nn.Module, step: int, elapsed: float
     meta = {"stage": cfg["stage"], "iterations": step, "train_seconds": round(elapsed), **extra}
     if isinstance(net, SpatialNetFusion) and net.batchnorm:
         net = fold_batchnorm(net.cpu().eval())
-    weights.save(export, net, None if cfg["stage"] == "coordinate" else TemporalPool(cfg["window"]), meta)
+    weights.save(export, net, None if cfg["stage"] == "coordinate" else TemporalPool(cfg["window"]), meta,
+                 half=bool(cfg.get("export_half", False)))
     return export
 
 
@@ -462,7 +463,10 @@ def train(cfg: dict[str, Any], resume: bool = False, device: str = "auto", progr
 
     total = cfg["iterations"] if max_steps is None else min(cfg["iterations"], step + max_steps)
     budget = TimeBudget(cfg["minutes"], step) if cfg.get("minutes") else None
-    step, elapsed, stopped = run_steps(cfg, net, opt, ckpt_path, logs, step, elapsed, total, losses,
-                                       validate if val is not None else None, scaler, progress, budget)
+    try:
+        step, elapsed, stopped = run_steps(cfg, net, opt, ckpt_path, logs, step, elapsed, total, losses,
+                                           validate if val is not None else None, scaler, progress, budget)
+    finally:
+        stream.close()  # ends the batch workers now, not whenever the interpreter gets to them
     export = _export(cfg, net.cpu(), step, elapsed, device=str(dev), samples=len(data))
     return finish_run(out, step, export, stopped)
