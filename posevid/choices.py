@@ -14,7 +14,7 @@ ROI_MODES: tuple[str, ...] = ("auto", "letterbox")
 DEINTERLACE: tuple[str, ...] = ("auto", "on", "off")
 HEATMAPS: tuple[str, ...] = ("fusion", "spatial")
 #: --person: these words, or N (the N-th person from the left, from 0). `all` follows everyone.
-PERSON_RULES: tuple[str, ...] = ("largest", "center", "all")
+PERSON_RULES: tuple[str, ...] = ("largest", "center", "main", "all")
 
 
 def valid_person(rule: object) -> bool:

@@ -111,7 +111,8 @@ def pipeline_options(fn: Callable) -> Callable:
         click.option("--roi", type=click.Choice(choices.ROI_MODES), show_default=shown("roi"),
                      help="Find and follow the person (auto), or the whole frame as it is (letterbox)."),
         click.option("--person", callback=parse_person, show_default=shown("person"),
-                     help=("With --roi auto: largest, center, N (N-th person from the left), "
+                     help=("With --roi auto: largest, center, main (the detector's confidence, size "
+                           "and nearness to the centre together), N (N-th person from the left), "
                            "or all (every person, each with an id).")),
         click.option("--detector", type=click.Path(dir_okay=False),
                      help="Person detector weight file (default: the shipped models/posevid-detector.pt)."),

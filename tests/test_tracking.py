@@ -47,7 +47,7 @@ def test_auto_region_follows_a_small_off_centre_person_walking_across(tmp_path, 
     assert found[-1][0][0] > found[0][0][0] + 150  # it moved with the person (6 px a frame)
 
 
-@pytest.mark.parametrize("rule,expect", [("largest", 2), ("center", 1), ("0", 0)])
+@pytest.mark.parametrize("rule,expect", [("largest", 2), ("center", 1), ("main", 1), ("0", 0)])
 def test_person_rule_chooses_among_three_people(tmp_path, tiny_model, rule, expect):
     video = tmp_path / "three.mp4"
     people = [{"x": 100, "y": 220, "height": 150}, {"x": 330, "y": 200, "height": 150},
@@ -309,3 +309,20 @@ def test_a_confident_pose_does_not_hold_a_box_the_detector_no_longer_finds(tmp_p
     switched = next(i for i, b in enumerate(boxes) if i >= 5 and b is not None
                     and inside(b.as_xywh(), truth[i][1][1:].mean(0)))
     assert switched <= tracker.pose_hold + 2 * 8, switched
+
+
+def test_person_main_weighs_confidence_size_and_nearness_to_the_centre():
+    """--person main: a confident person near the centre beats a larger, doubtful box at the edge
+    (a bystander, a false detection: what `largest` takes), and a large confident person off the
+    centre beats a faint small one in the middle."""
+    from posevid.person.roi import Roi
+    from posevid.person.tracking import Track, choose
+
+    def track(i: int, cx: float, cy: float, side: float, score: float) -> Track:
+        return Track(i, Roi.centred(cx, cy, side), score, 0, 0)
+
+    central, edge = track(0, 320, 180, 100, 0.5), track(1, 560, 200, 200, 0.35)
+    assert choose([central, edge], "main", 640, 360).id == 0
+    assert choose([central, edge], "largest", 640, 360).id == 1
+    big, faint = track(2, 460, 180, 250, 0.9), track(3, 320, 180, 100, 0.3)
+    assert choose([faint, big], "main", 640, 360).id == 2
