@@ -424,3 +424,16 @@ def test_ctrl_c_to_the_whole_process_group_still_saves_and_exports(tmp_path, fig
     assert proc.returncode == INTERRUPTED, out
     assert "interrupted at step" in out and "--resume" in out and "Traceback" not in out
     assert weights.load(tmp_path / "run" / "model.pt")[2]["iterations"] >= 3
+
+
+def test_pack_every_keeps_one_video_sample_in_k_and_every_photo(tmp_path):
+    """--pack-every k: the first of every k video samples (in order), every photo sample."""
+    from posevid.train.pack import Packed, read_pack, write_pack
+
+    n = 10
+    packed = Packed(np.full((n, 32, 32, 3), 100, np.uint8), np.arange(n * 14, dtype=np.float32).reshape(n, 7, 2),
+                    np.ones((n, 7), bool), np.ones(n, np.int64), [])
+    is_video = np.array([False, True, True, True, True, True, True, True, False, True])
+    assert write_pack(tmp_path / "p.npz", packed, 32, every_video=3, is_video=is_video) == 5
+    kept = read_pack(tmp_path / "p.npz").joints[:, 0, 0] / 14
+    assert kept.tolist() == [0, 1, 4, 7, 8]  # photos 0 and 8; video samples 1, 4, 7 (not 9: it is the 8th video)

@@ -23,7 +23,8 @@ PACK_FORMAT = 1
 #: 192 pixels, far inside the colour jitter training adds (gains of ±25%).
 QUALITY = 75
 #: Short side of packed background crops: empty crops are cut from 0.3 to 1 of it and shown at
-#: the network's input size (128 or less), so more would only weigh.
+#: the network's input size (128 for q128 and h128, so more would only weigh; the paper preset's
+#: 256 sees them enlarged, blurred like its packed person crops).
 BACKGROUND_SIDE = 192
 
 
@@ -64,8 +65,9 @@ def write_pack(path: Path, packed: Packed, size: int, every_video: int = 1, is_v
     number of samples written."""
     keep = np.ones(len(packed.patches), bool)
     if every_video > 1 and is_video is not None:
-        keep[np.flatnonzero(is_video)[1::every_video]] = False  # keeps the first of every k
-        keep[np.flatnonzero(is_video)[::every_video]] = True
+        video = np.flatnonzero(is_video)
+        keep[video] = False
+        keep[video[::every_video]] = True  # the first of every k
     idx = np.flatnonzero(keep)
     scale = size / packed.patches.shape[1]
     patches = [cv2.resize(packed.patches[i], (size, size), interpolation=cv2.INTER_AREA) for i in idx]

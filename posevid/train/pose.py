@@ -46,6 +46,11 @@ VALIDATION_ALPHA = 0.3
 NO_AUGMENT = {"crop": 1.0, "shift": 0.0, "flip": 0.0, "rotate": 0.0, "scale": 0.0, "colour": 0.0}
 
 
+def packed_file(cfg: dict[str, Any], sources: str) -> Path:
+    """Where a config with `packed: DIR` finds the samples of `sources` (data, validation)."""
+    return Path(cfg.get("base", ".")) / cfg["packed"] / f"{sources}.npz"
+
+
 class TrainingData:
     """Cached patches of all samples, and the deterministic batch for any step."""
 
@@ -53,10 +58,9 @@ class TrainingData:
         self.cfg, self.input_size, self.heatmap_size = cfg, input_size, heatmap_size
         self._epoch: tuple[int, np.ndarray] = (-1, np.zeros(0, np.int64))
         if cfg.get("packed"):
-            self._read_packed(Path(cfg.get("base", ".")) / cfg["packed"] / f"{sources}.npz")
+            self._read_packed(packed_file(cfg, sources))
             return
-        base = Path(cfg.get("base", "."))
-        samples = iterate_sources(cfg[sources], base)
+        samples = iterate_sources(cfg[sources], Path(cfg.get("base", ".")))
         if not samples:
             raise PosevidError(f"the training config names no labelled samples (train.{sources})")
         self.patches, self.joints, kept = load_pixels(samples, cfg["patch"])
@@ -425,14 +429,13 @@ def train(cfg: dict[str, Any], resume: bool = False, device: str = "auto", progr
     step, elapsed = resume_from(ckpt_path, net, opt, dev, resume)
     use_fusion = cfg["stage"] == "fusion"
     coordinate = cfg["stage"] == "coordinate"
-    base = Path(cfg.get("base", "."))
     data = TrainingData(cfg, net.preset.input_size, net.preset.heatmap_size)
     if dev.type == "cuda":
         torch.backends.cudnn.benchmark = True  # one input size throughout: let cuDNN pick its kernels
     if cfg.get("init") and getattr(net, "batchnorm", False) and step == 0:
         # BatchNorm on trained weights: set to pass the trained function on (nets.calibrate_batchnorm)
         calibrate_batchnorm(net, torch.cat([data.batch(k)[0] for k in range(4)]).to(dev))
-    held_out = cfg.get("validation") or (cfg.get("packed") and (base / cfg["packed"] / "validation.npz").exists())
+    held_out = cfg.get("validation") or (cfg.get("packed") and packed_file(cfg, "validation").exists())
     val = (TrainingData(cfg, net.preset.input_size, net.preset.heatmap_size, sources="validation")
            if held_out and not coordinate else None)
     amp, amp_dtype = autocast(cfg, dev)
