@@ -1,6 +1,6 @@
 """Accuracy as a user gets it, beside the two baselines every table must show (issue 12).
 
-    python benchmarks/accuracy.py [--model FILE] [--config configs/q128.yaml]
+    python benchmarks/accuracy.py [--model FILE] [--detector FILE] [--config configs/q128.yaml]
 
 On the held-out sets of the training config (its `validation` sources: labelled photos and
 teacher-labelled videos that training never saw), per set:
@@ -215,7 +215,7 @@ def threshold_table(conf_log: list) -> list[list]:
     return rows
 
 
-def shared_eval(model: Path) -> list[list]:
+def shared_eval(model: Path, detector: Path | None = None) -> list[list]:
     """../shared/eval as its README runs it: whole pipeline, one photo a frame, its own scorer."""
     rows = []
     if not (SHARED_EVAL / "score.py").exists():
@@ -226,7 +226,8 @@ def shared_eval(model: Path) -> list[list]:
             continue
         with tempfile.TemporaryDirectory() as tmp:
             subprocess.run([sys.executable, "-m", "posevid.cli", "annotate", str(video), "-o", tmp, "--window", "0",
-                            "--no-video", "--no-csv", "--model", str(model), "-q", "--overwrite"], check=True)
+                            "--no-video", "--no-csv", "--model", str(model), "-q", "--overwrite",
+                            *(["--detector", str(detector)] if detector else [])], check=True)
             out = subprocess.run([sys.executable, str(SHARED_EVAL / "score.py"), str(gt), f"{tmp}/{name}.json"],
                                  capture_output=True, text=True, check=True).stdout
         r = json.loads(out)
@@ -237,6 +238,7 @@ def shared_eval(model: Path) -> list[list]:
 def main() -> None:
     ap = parser(__doc__, "accuracy", video=False)
     ap.add_argument("--model", type=Path, help="weight file (default: the shipped model of the default preset)")
+    ap.add_argument("--detector", type=Path, help="person detector weight file (default: the shipped one)")
     ap.add_argument("--config", type=Path, default=ROOT / "configs" / "q128.yaml",
                     help="training config whose `validation` sources are the held-out sets")
     ap.add_argument("--no-mediapipe", action="store_true")
@@ -244,7 +246,8 @@ def main() -> None:
     model = args.model or default_model()
     cfg = section("train", args.config)
     prior = mean_prior(cfg["data"])
-    auto = Annotator(annotate_settings(model=str(model)))
+    person = {"detector": str(args.detector)} if args.detector else {}
+    auto = Annotator(annotate_settings(model=str(model), **person))
     boxed = Annotator(annotate_settings(model=str(model), threshold=0.0))
     teacher = None
     if not args.no_mediapipe:
@@ -286,7 +289,8 @@ def main() -> None:
     rows += [["held-out videos (teacher labels)", names[k], *v.row()] for k, v in video_scores.items()
              if (k != "mediapipe" or teacher is not None) and k not in ("auto_wide", "auto_slides", "mediapipe_wide")]
     shown_model = model.resolve().relative_to(ROOT) if model.resolve().is_relative_to(ROOT) else model
-    text = [f"# Accuracy on held-out data\n\nModel: `{shown_model}`. Machine: {machine()}.\n"
+    detector = f" Person detector: `{args.detector}`." if args.detector else ""
+    text = [f"# Accuracy on held-out data\n\nModel: `{shown_model}`.{detector} Machine: {machine()}.\n"
             "`python benchmarks/accuracy.py`. PCK: 0.2 torso on photos, 0.3 body scales on video; misses include "
             "joints not shown and frames where nobody was found. The constant prior is given the labelled box, "
             "which the crop rule derives from head and shoulders, so its head and shoulders are flattered; its "
@@ -295,7 +299,7 @@ def main() -> None:
             "\n## Confidence threshold (labelled box, upper-body joints, all held-out sets)\n",
             markdown_table(["threshold", "% of labelled joints shown", "% of shown right", "% of all right"],
                            threshold_table(conf_log))]
-    reserved = shared_eval(model)
+    reserved = shared_eval(model, args.detector)
     if reserved:
         text += ["\n## ../shared/eval (reserved LSP photos; reported, never tuned on)\n",
                  markdown_table(["input", "upper-body PCK@0.2", "shoulders", "elbows", "wrists"], reserved)]

@@ -111,3 +111,38 @@ def test_unsure_regions_neither_reward_nor_punish_a_detection():
     elsewhere[0, 0, cy, cx] = -8.0
     elsewhere[0, 0, 2, 30] = 8.0
     assert detector_loss(elsewhere, score, reg, mask, care)[0] > quiet
+
+
+def test_a_wider_detector_starts_from_a_narrow_run_and_loads_with_its_own_widths(tmp_path):
+    """`detector.widths` with `init` from a narrower run's checkpoint: the wide net starts as the
+    narrow one's function (train/widen.py, exact in training mode, BatchNorm copied), and its
+    weight file records its widths, so the tracker loads it like the shipped one."""
+    from posevid.config import section
+    from posevid.person.detector import widths_of
+    from posevid.train.detector import train_detector
+    from posevid.train.widen import widen_detector
+
+    labels = labelled_photos(tmp_path / "photos")
+    train_detector(section("train", config(tmp_path, labels, 3, "narrow")), progress=False)
+    state = torch.load(tmp_path / "narrow" / "checkpoint.pt", weights_only=True)["net"]
+    narrow = DetectorNet(batchnorm=True, widths=widths_of(state))
+    narrow.load_state_dict(state)
+    wide = DetectorNet(batchnorm=True, widths=(24, 40, 72, 128))
+    widen_detector(narrow, wide, noise=0.0)
+    x = torch.rand(4, 3, 64, 96)
+    for mode in ("train", "eval"):
+        narrow.train(mode == "train")
+        wide.train(mode == "train")
+        with torch.no_grad():
+            a, b = narrow(x), wide(x)
+        assert torch.allclose(a, b, atol=1e-4 * float(a.abs().max())), mode
+
+    cfg = yaml.safe_load(config(tmp_path, labels, 2, "wide").read_text())
+    cfg["train"]["init"] = str(tmp_path / "narrow" / "checkpoint.pt")
+    cfg["train"]["detector"] = {"widths": [32, 48, 96, 128]}
+    (tmp_path / "wide.yaml").write_text(yaml.safe_dump(cfg))
+    r = CliRunner().invoke(main, ["train", str(tmp_path / "wide.yaml"), "-q"])
+    assert r.exit_code == 0, r.output
+    detector = PersonDetector(tmp_path / "wide" / "detector.pt")
+    assert detector.net.widths == (32, 48, 96, 128) and detector.meta["widths"] == [32, 48, 96, 128]
+    assert isinstance(detector(np.zeros((360, 640, 3), np.uint8)), list)

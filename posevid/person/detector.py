@@ -45,7 +45,8 @@ FINE_MAX_SIDE = 64
 #: Output grid step in input pixels; the input is padded to a multiple of PAD.
 STRIDE = 8
 PAD = 16
-#: Channel widths: stem (1/2), 1/4, 1/8, 1/16.
+#: Channel widths: stem (1/2), 1/4, 1/8, 1/16, of the first detector (stages 1-5). A weight
+#: file records its own widths; a wider detector starts from a narrower one (train/widen.py).
 WIDTHS = (16, 24, 48, 64)
 #: A peak of the score map at least this high is a person: the best balance of recall and
 #: precision on held-out frames among 0.15-0.4 (models/posevid-detector.md).
@@ -77,10 +78,11 @@ class DetectorNet(nn.Module):
     close-up whose box is wider than the frame), one stride-8 skip, and a 4-channel head:
     centre score (logit), centre offset x, y (cells), log of the box side (in cells)."""
 
-    def __init__(self, batchnorm: bool = False):
+    def __init__(self, batchnorm: bool = False, widths: tuple[int, ...] = WIDTHS):
         super().__init__()
         self.batchnorm = batchnorm
-        c1, c2, c3, c4 = WIDTHS
+        self.widths = tuple(int(c) for c in widths)
+        c1, c2, c3, c4 = self.widths
         b = lambda *a, **k: _block(*a, batchnorm=batchnorm, **k)  # noqa: E731
         self.stem = b(3, c1, stride=2)
         self.s4 = nn.Sequential(b(c1, c2, stride=2), b(c2, c2))
@@ -101,11 +103,16 @@ class DetectorNet(nn.Module):
         return self.head(self.merge(up + self.skip(f8)))
 
 
+def widths_of(state: dict[str, torch.Tensor]) -> tuple[int, ...]:
+    """The channel widths of a DetectorNet state dict (a checkpoint's, to start a run from)."""
+    return tuple(int(state[k].shape[0]) for k in ("stem.0.weight", "s4.0.0.weight", "s8.0.0.weight", "s16.0.0.weight"))
+
+
 def folded(net: DetectorNet) -> DetectorNet:
     """The same function without BatchNorm, for export (torch's fuse_conv_bn_eval per block)."""
     from torch.nn.utils.fusion import fuse_conv_bn_eval  # noqa: PLC0415
 
-    plain = DetectorNet(batchnorm=False)
+    plain = DetectorNet(batchnorm=False, widths=net.widths)
     net = net.eval()
     state = {}
     for name, module in net.named_modules():
@@ -197,7 +204,7 @@ def save(path: str | Path, net: DetectorNet, meta: dict[str, Any]) -> None:
     if net.batchnorm:
         net = folded(net.cpu())
     blob = {"magic": MAGIC, "meta": json.dumps({**meta, "det_size": DET_SIZE, "stride": STRIDE,
-                                                 "widths": list(WIDTHS)}),
+                                                 "widths": list(net.widths)}),
             "net": {k: v.detach().cpu() for k, v in net.state_dict().items()}}
     with replacing(path) as tmp:
         torch.save(blob, tmp)
@@ -213,12 +220,12 @@ def load(path: str | Path | None = None) -> tuple[DetectorNet, dict[str, Any]]:
         if not isinstance(blob, dict) or blob.get("magic") != MAGIC:
             raise ValueError
         meta = json.loads(blob["meta"])
-        net = DetectorNet()
+        net = DetectorNet(widths=tuple(meta.get("widths", WIDTHS)))
         net.load_state_dict(blob["net"])
     except Exception:  # noqa: BLE001 - an empty, cut or foreign file fails in many ways
         raise ModelError(f"not a posevid person detector file: {path}") from None
-    if meta.get("det_size") != DET_SIZE or meta.get("widths") != list(WIDTHS):
-        raise ModelError(f"{path}: detector trained for another input size or width")
+    if meta.get("det_size") != DET_SIZE:
+        raise ModelError(f"{path}: detector trained for another input size")
     return net.eval(), meta
 
 

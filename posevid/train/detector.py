@@ -46,6 +46,7 @@ from .pose import (
     resume_from,
     run_steps,
 )
+from .widen import widen_detector
 
 #: Frame shapes (width, height) a batch is drawn at, with their chances: wide video mostly.
 SHAPES = ((384, 224), (384, 288), (224, 384), (384, 384))
@@ -441,7 +442,7 @@ def export_checkpoint(cfg: dict[str, Any]) -> Path:
     if not ckpt_path.exists():
         raise PosevidError(f"{ckpt_path}: no checkpoint to export")
     ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-    net = det.DetectorNet(batchnorm=True)
+    net = det.DetectorNet(batchnorm=True, widths=tuple(cfg["detector"].get("widths") or det.WIDTHS))
     net.load_state_dict(ck["net"])
     export = Path(cfg.get("export") or Path(cfg["out"]) / "detector.pt")
     det.save(export, net, {"iterations": int(ck["step"]), "train_seconds": round(float(ck["elapsed"])),
@@ -456,9 +457,17 @@ def train_detector(cfg: dict[str, Any], resume: bool = False, device: str = "aut
     out = Path(cfg["out"])
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg["seed"])  # the starting weights too are a function of the seed
-    net = det.DetectorNet(batchnorm=True).to(dev)
+    widths = tuple(cfg["detector"].get("widths") or det.WIDTHS)
+    net = det.DetectorNet(batchnorm=True, widths=widths).to(dev)
     if cfg.get("init") and not resume:  # a finished detector run's checkpoint to start from
-        net.load_state_dict(torch.load(cfg["init"], map_location=dev, weights_only=True)["net"])
+        state = torch.load(cfg["init"], map_location="cpu", weights_only=True)["net"]
+        narrow = det.DetectorNet(batchnorm=True, widths=det.widths_of(state))
+        narrow.load_state_dict(state)
+        if narrow.widths == widths:
+            net.load_state_dict(state)
+        else:  # a wider detector goes on from a narrower one's function (Net2WiderNet, train/widen.py)
+            widen_detector(narrow, net.cpu(), seed=cfg["seed"])
+            net.to(dev)
     opt = make_optimizer(net, cfg)
     ckpt_path = out / CHECKPOINT
     step, elapsed = resume_from(ckpt_path, net, opt, dev, resume)

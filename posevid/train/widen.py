@@ -7,8 +7,10 @@ copies with half the old weight, so the wide network computes exactly the narrow
 function. A little noise on the copies' incoming weights lets them learn different things,
 and training goes on from the narrow network's accuracy rather than from zero.
 
-Only exact doubling is supported (every channel count of the wide preset twice the narrow
-one's, same input size): that is the q128 -> h128 step this was written for.
+For the pose network only exact doubling is supported (every channel count of the wide preset
+twice the narrow one's, same input size): that is the q128 -> h128 step it was written for. The
+person detector widens by any factor (`widen_detector`): a channel of the narrow network may
+have one copy or several, and every layer after it shares its weight among them.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import torch
 from ..errors import PosevidError
 from ..network.nets import SpatialNetFusion
 from ..network.presets import Preset
+from ..person.detector import DetectorNet
 
 
 def doubles(narrow: Preset, wide: Preset) -> bool:
@@ -64,3 +67,39 @@ def widen(narrow: SpatialNetFusion, wide: SpatialNetFusion, noise: float = 0.01,
             w = w + jitter * copy[:, None, None, None]
         b.weight.copy_(w)
         b.bias.copy_(a.bias[rows])
+
+
+def _copies(narrow: int, wide: int) -> list[int]:
+    """For each of `wide` channels, the narrow channel it copies: the first `narrow` are the
+    originals, the rest copy them in turn."""
+    return [j % narrow for j in range(wide)]
+
+
+@torch.no_grad()
+def widen_detector(narrow: DetectorNet, wide: DetectorNet, noise: float = 0.01, seed: int = 0) -> None:
+    """Write into `wide` the narrow detector's weights (BatchNorm included, with its running
+    statistics), every hidden channel copied as often as the wider widths need: the wide network
+    computes the narrow one's function, up to the noise on the copies' incoming weights."""
+    if len(narrow.widths) != len(wide.widths) or any(w < n for n, w in zip(narrow.widths, wide.widths, strict=True)):
+        raise PosevidError(f"cannot widen a detector of widths {narrow.widths} into {wide.widths}")
+    gen = torch.Generator().manual_seed(seed)
+    g = [_copies(n, w) for n, w in zip(narrow.widths, wide.widths, strict=True)]
+    rgb, heads = [0, 1, 2], [0, 1, 2, 3]
+    # (block, input channels' sources, output channels' sources); up + skip share group 4's copies
+    plan = [("stem", rgb, g[0]), ("s4.0", g[0], g[1]), ("s4.1", g[1], g[1]), ("s8.0", g[1], g[2]),
+            ("s8.1", g[2], g[2]), ("s16.0", g[2], g[3]), ("s16.1", g[3], g[3]), ("s16.2", g[3], g[3]),
+            ("s16.3", g[3], g[3]), ("skip", g[2], g[3]), ("merge", g[3], g[3]), ("head", g[3], heads)]
+    small, big = dict(narrow.named_modules()), dict(wide.named_modules())
+    for name, cols, rows in plan:
+        a, b = small[name], big[name]
+        conv_a, conv_b = a[0], b[0]
+        count = torch.bincount(torch.tensor(cols), minlength=conv_a.in_channels).float()
+        w = conv_a.weight[rows][:, cols] / count[cols][None, :, None, None]
+        copy = torch.tensor([j >= conv_a.out_channels for j in range(len(rows))])
+        w = w + torch.randn(w.shape, generator=gen) * noise * conv_a.weight.std() * copy[:, None, None, None]
+        conv_b.weight.copy_(w)
+        conv_b.bias.copy_(conv_a.bias[rows])
+        if len(a) > 1 and isinstance(a[1], torch.nn.BatchNorm2d) and isinstance(b[1], torch.nn.BatchNorm2d):
+            for key in ("weight", "bias", "running_mean", "running_var"):
+                getattr(b[1], key).copy_(getattr(a[1], key)[rows])
+            b[1].num_batches_tracked.copy_(a[1].num_batches_tracked)
