@@ -62,6 +62,13 @@ class Annotator:
             self._detector = PersonDetector(self.s.detector, flip=self.s.flip)
         return self._detector
 
+    def reframe(self, rgb: np.ndarray, box: roi_mod.Roi) -> roi_mod.Roi | None:
+        """The crop rule's box (roi.body_box) from this network's head and shoulders on `box`:
+        how the tracker frames a small person in a photo (tracking.REFINE_BELOW), whom the
+        detector's coarse grid boxes loosely. None when the pose gives no box."""
+        (joints, _), = self.network.poses([roi_mod.crop(rgb, box, self.input_size)])
+        return roi_mod.body_box(box.to_frame(joints, self.input_size), np.ones(len(joints), bool))
+
     # --- streaming -----------------------------------------------------------------------------
     def run(self, reader: VideoReader, regions: Callable[[Frame], roi_mod.Roi | None] | None = None,
             keep_stacks: bool = False, start: int = 0,
@@ -86,7 +93,8 @@ class Annotator:
             # window's later frames behind the frame whose region is being chosen.
             lag = queue_size + s.batch_size + self.window
             tracker = PersonTracker(s.person, self.person_detector(), lag=lag, fps=info.fps or 25.0,
-                                    independent=info.codec == "image", first_id=first_person)
+                                    independent=info.codec == "image", first_id=first_person,
+                                    reframe=self.reframe)
         self.tracker = tracker
         self.everyone = tracker is not None and tracker.rule == "all"
         # cut_threshold 0 turns every content test off (the layout's too); max_gap is its own

@@ -326,3 +326,32 @@ def test_person_main_weighs_confidence_size_and_nearness_to_the_centre():
     assert choose([central, edge], "largest", 640, 360).id == 1
     big, faint = track(2, 460, 180, 250, 0.9), track(3, 320, 180, 100, 0.3)
     assert choose([faint, big], "main", 640, 360).id == 2
+
+
+def test_a_small_person_in_a_photo_is_framed_again_from_their_pose(tmp_path):
+    """The detector's 8-pixel grid frames a small person loosely; in a photo the tracker frames
+    them again by the crop rule from the shipped network's head and shoulders on the detector's
+    box (tracking.REFINE_BELOW), closer to the rule's box from the true head and shoulders."""
+    from posevid import Annotator, settings
+    from posevid.io.images import ImageReader
+    from posevid.person.detector import iou
+    from posevid.person.roi import body_box
+    from posevid.person.tracking import REFINE_BELOW
+
+    clip, anchor = signer()
+    img = cv2.GaussianBlur(texture(720, 1280, seed=4), (0, 0), 6)
+    head_shoulders = paste_person(img, clip[0], anchor, 900, 400, 120)
+    truth = body_box(np.vstack([head_shoulders, np.zeros((4, 2))]), np.array([1, 1, 1, 0, 0, 0, 0], bool))
+    path = tmp_path / "small.png"
+    cv2.imwrite(str(path), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+    detected = PersonTracker("main", independent=True).region(img, 0)
+    assert detected is not None and detected.side * 384 / 1280 < REFINE_BELOW
+    annotator = Annotator(settings())
+    with ImageReader(path) as reader:
+        res = next(annotator.run(reader))
+    assert res.box is not None and res.box != detected
+    assert res.box == annotator.reframe(img, detected)
+    assert iou(res.box, truth) > iou(detected, truth), (iou(res.box, truth), iou(detected, truth))
+    big = cv2.resize(img[250:610, 700:1340], (1280, 720))  # the same person large: the detector's box stands
+    assert PersonTracker("main", independent=True, reframe=annotator.reframe).region(big, 0) == \
+        PersonTracker("main", independent=True).region(big, 0)
