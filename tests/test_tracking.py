@@ -334,7 +334,7 @@ def test_a_small_person_in_a_photo_is_framed_again_from_their_pose(tmp_path):
     box (tracking.REFINE_BELOW), closer to the rule's box from the true head and shoulders."""
     from posevid import Annotator, settings
     from posevid.io.images import ImageReader
-    from posevid.person.detector import iou
+    from posevid.person.detector import iou, reading_side
     from posevid.person.roi import body_box
     from posevid.person.tracking import REFINE_BELOW
 
@@ -345,7 +345,7 @@ def test_a_small_person_in_a_photo_is_framed_again_from_their_pose(tmp_path):
     path = tmp_path / "small.png"
     cv2.imwrite(str(path), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
     detected = PersonTracker("main", independent=True).region(img, 0)
-    assert detected is not None and detected.side * 384 / 1280 < REFINE_BELOW
+    assert detected is not None and reading_side(detected, img.shape) < REFINE_BELOW
     annotator = Annotator(settings())
     with ImageReader(path) as reader:
         res = next(annotator.run(reader))

@@ -103,6 +103,12 @@ class DetectorNet(nn.Module):
         return self.head(self.merge(up + self.skip(f8)))
 
 
+def reading_side(roi: Roi, frame_shape: tuple[int, ...]) -> float:
+    """A box's side in pixels at the detector's usual reading (the frame's long side at
+    DET_SIZE): how coarse the 8-pixel grid is for that person."""
+    return roi.side * DET_SIZE / max(frame_shape[:2])
+
+
 def widths_of(state: dict[str, torch.Tensor]) -> tuple[int, ...]:
     """The channel widths of a DetectorNet state dict (a checkpoint's, to start a run from)."""
     return tuple(int(state[k].shape[0]) for k in ("stem.0.weight", "s4.0.0.weight", "s8.0.0.weight", "s16.0.0.weight"))
@@ -249,7 +255,7 @@ class PersonDetector:
         long_side = max(rgb.shape[:2])
         if long_side >= FINE_SIZE:
             fine = self.read(rgb, FINE_SIZE, threshold)
-            small = [d for d in fine if d.roi.side * DET_SIZE / long_side < FINE_MAX_SIDE]
+            small = [d for d in fine if reading_side(d.roi, rgb.shape) < FINE_MAX_SIDE]
             found = distinct(found + small)
         return found
 

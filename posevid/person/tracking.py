@@ -37,7 +37,7 @@ import numpy as np
 
 from ..choices import valid_person
 from ..temporal.shots import ShotDetector
-from .detector import DET_SIZE, Detection, PersonDetector, iou
+from .detector import Detection, PersonDetector, iou, reading_side
 from .roi import Roi
 
 #: While someone is followed, the detector looks again this often (frames): it corrects the
@@ -271,7 +271,7 @@ class PersonTracker:
         """A small person's box in a photo framed again from their pose (REFINE_BELOW); else `box`."""
         if not self.independent or self.reframe is None:
             return box
-        if box.side * DET_SIZE / max(rgb.shape[:2]) >= REFINE_BELOW:
+        if reading_side(box, rgb.shape) >= REFINE_BELOW:
             return box
         return self.reframe(rgb, box) or box
 

@@ -442,7 +442,7 @@ def export_checkpoint(cfg: dict[str, Any]) -> Path:
     if not ckpt_path.exists():
         raise PosevidError(f"{ckpt_path}: no checkpoint to export")
     ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-    net = det.DetectorNet(batchnorm=True, widths=tuple(cfg["detector"].get("widths") or det.WIDTHS))
+    net = det.DetectorNet(batchnorm=True, widths=det.widths_of(ck["net"]))
     net.load_state_dict(ck["net"])
     export = Path(cfg.get("export") or Path(cfg["out"]) / "detector.pt")
     det.save(export, net, {"iterations": int(ck["step"]), "train_seconds": round(float(ck["elapsed"])),
@@ -461,11 +461,11 @@ def train_detector(cfg: dict[str, Any], resume: bool = False, device: str = "aut
     net = det.DetectorNet(batchnorm=True, widths=widths).to(dev)
     if cfg.get("init") and not resume:  # a finished detector run's checkpoint to start from
         state = torch.load(cfg["init"], map_location="cpu", weights_only=True)["net"]
-        narrow = det.DetectorNet(batchnorm=True, widths=det.widths_of(state))
-        narrow.load_state_dict(state)
-        if narrow.widths == widths:
+        if det.widths_of(state) == widths:
             net.load_state_dict(state)
         else:  # a wider detector goes on from a narrower one's function (Net2WiderNet, train/widen.py)
+            narrow = det.DetectorNet(batchnorm=True, widths=det.widths_of(state))
+            narrow.load_state_dict(state)
             widen_detector(narrow, net.cpu(), seed=cfg["seed"])
             net.to(dev)
     opt = make_optimizer(net, cfg)

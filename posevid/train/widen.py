@@ -29,6 +29,12 @@ def doubles(narrow: Preset, wide: Preset) -> bool:
             and all(2 * a == b for a, b in pairs))
 
 
+def _copies(narrow: int, wide: int) -> list[int]:
+    """For each of `wide` channels, the narrow channel it copies: the first `narrow` are the
+    originals, the rest copy them in turn."""
+    return [j % narrow for j in range(wide)]
+
+
 def _layers(net: SpatialNetFusion) -> list[torch.nn.Conv2d]:
     return [net.conv1[0], net.conv2[0], net.conv3[0], net.conv4[0], net.conv5[0], net.conv6[0], net.conv7[0],
             net.conv8[0], *(m[0] for m in net.fusion)]
@@ -40,9 +46,9 @@ def _inputs(net: SpatialNetFusion, k: int) -> list[int]:
     if k == 0:
         return [0, 1, 2]
     if k == 8:  # fusion1 reads conv3 and conv7, each widened on its own
-        return [i % c[2] for i in range(2 * c[2])] + [c[2] + i % c[6] for i in range(2 * c[6])]
+        return _copies(c[2], 2 * c[2]) + [c[2] + j for j in _copies(c[6], 2 * c[6])]
     cin = _layers(net)[k].in_channels
-    return [i % cin for i in range(2 * cin)]
+    return _copies(cin, 2 * cin)
 
 
 @torch.no_grad()
@@ -56,7 +62,7 @@ def widen(narrow: SpatialNetFusion, wide: SpatialNetFusion, noise: float = 0.01,
     small, big = _layers(narrow), _layers(wide)
     outputs = {7, 12}  # conv8 and fusion5: the 7 heatmaps, not widened
     for k, (a, b) in enumerate(zip(small, big, strict=True)):
-        rows = list(range(a.out_channels)) if k in outputs else [j % a.out_channels for j in range(b.out_channels)]
+        rows = list(range(a.out_channels)) if k in outputs else _copies(a.out_channels, b.out_channels)
         cols = _inputs(narrow, k)
         # each narrow input now arrives twice (once for the first layer's RGB): share its weight
         share = torch.tensor([1.0 if k == 0 else 0.5] * len(cols))
@@ -67,12 +73,6 @@ def widen(narrow: SpatialNetFusion, wide: SpatialNetFusion, noise: float = 0.01,
             w = w + jitter * copy[:, None, None, None]
         b.weight.copy_(w)
         b.bias.copy_(a.bias[rows])
-
-
-def _copies(narrow: int, wide: int) -> list[int]:
-    """For each of `wide` channels, the narrow channel it copies: the first `narrow` are the
-    originals, the rest copy them in turn."""
-    return [j % narrow for j in range(wide)]
 
 
 @torch.no_grad()
