@@ -64,7 +64,7 @@ class Annotator:
 
     def reframe(self, rgb: np.ndarray, box: roi_mod.Roi) -> roi_mod.Roi | None:
         """The crop rule's box (roi.body_box) from this network's head and shoulders on `box`:
-        how the tracker frames a small person in a photo (tracking.REFINE_BELOW), whom the
+        how the tracker frames a small person (tracking.REFINE_BELOW), whom the
         detector's coarse grid boxes loosely. None when the pose gives no box."""
         (joints, _), = self.network.poses([roi_mod.crop(rgb, box, self.input_size)])
         return roi_mod.body_box(box.to_frame(joints, self.input_size), np.ones(len(joints), bool))

@@ -328,6 +328,18 @@ def test_person_main_weighs_confidence_size_and_nearness_to_the_centre():
     assert choose([faint, big], "main", 640, 360).id == 2
 
 
+def small_person() -> tuple[np.ndarray, object]:
+    """A 1280×720 frame with the signer small in it (box under tracking.REFINE_BELOW at the detector's
+    reading), and the crop rule's box from her true head and shoulders."""
+    from posevid.person.roi import body_box
+
+    clip, anchor = signer()
+    img = cv2.GaussianBlur(texture(720, 1280, seed=4), (0, 0), 6)
+    head_shoulders = paste_person(img, clip[0], anchor, 900, 400, 120)
+    truth = body_box(np.vstack([head_shoulders, np.zeros((4, 2))]), np.array([1, 1, 1, 0, 0, 0, 0], bool))
+    return img, truth
+
+
 def test_a_small_person_in_a_photo_is_framed_again_from_their_pose(tmp_path):
     """The detector's 8-pixel grid frames a small person loosely; in a photo the tracker frames
     them again by the crop rule from the shipped network's head and shoulders on the detector's
@@ -335,13 +347,9 @@ def test_a_small_person_in_a_photo_is_framed_again_from_their_pose(tmp_path):
     from posevid import Annotator, settings
     from posevid.io.images import ImageReader
     from posevid.person.detector import iou, reading_side
-    from posevid.person.roi import body_box
     from posevid.person.tracking import REFINE_BELOW
 
-    clip, anchor = signer()
-    img = cv2.GaussianBlur(texture(720, 1280, seed=4), (0, 0), 6)
-    head_shoulders = paste_person(img, clip[0], anchor, 900, 400, 120)
-    truth = body_box(np.vstack([head_shoulders, np.zeros((4, 2))]), np.array([1, 1, 1, 0, 0, 0, 0], bool))
+    img, truth = small_person()
     path = tmp_path / "small.png"
     cv2.imwrite(str(path), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
     detected = PersonTracker("main", independent=True).region(img, 0)
@@ -355,3 +363,30 @@ def test_a_small_person_in_a_photo_is_framed_again_from_their_pose(tmp_path):
     big = cv2.resize(img[250:610, 700:1340], (1280, 720))  # the same person large: the detector's box stands
     assert PersonTracker("main", independent=True, reframe=annotator.reframe).region(big, 0) == \
         PersonTracker("main", independent=True).region(big, 0)
+
+
+def test_a_small_person_in_a_video_is_framed_again_when_detected(tmp_path):
+    """In a video each detection of a small person is framed again from the pose on the
+    detector's box in that frame before it joins its track: the first frame's box is that box,
+    closer to the rule's box from her true head and shoulders than the detector's."""
+    from posevid import Annotator, settings
+    from posevid.person.detector import iou, reading_side
+    from posevid.person.tracking import REFINE_BELOW
+
+    img, truth = small_person()
+    path = tmp_path / "small.mp4"
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("libx264", rate=25)
+        vs.width, vs.height, vs.pix_fmt = 1280, 720, "yuv420p"
+        for _ in range(3):
+            out.mux(vs.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
+        out.mux(vs.encode(None))
+    with VideoReader(path) as reader:
+        first = next(reader.frames()).image
+    detected = PersonTracker("main").region(first, 0)
+    assert detected is not None and reading_side(detected, first.shape) < REFINE_BELOW
+    annotator = Annotator(settings())
+    with VideoReader(path) as reader:
+        res = next(annotator.run(reader))
+    assert res.box == annotator.reframe(first, detected)
+    assert iou(res.box, truth) > iou(detected, truth), (iou(res.box, truth), iou(detected, truth))

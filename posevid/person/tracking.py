@@ -17,8 +17,9 @@ detector may miss a person for a while: turned away, blurred); poses arrive a pi
 Poses do not move the box: they are that many frames old, and when they arrive depends on
 the threads' timing (tried: refining the box of a still person by its pose gave 84.5 against
 84.3 on held-out video, and outputs that changed from run to run under load).
-In a photo nothing lags: a small person's box (REFINE_BELOW) is framed again, at once, from the
-pose the network finds on the detector's box.
+A small person's box (REFINE_BELOW) is framed again, at once, from the pose the network finds on
+the detector's box in the same frame (nothing lags there): in a photo the box it gives, in a video
+each detection, before it joins its track.
 
 --person chooses whom to follow among the tracks: the largest (by body scale), the one nearest
 the frame's centre, the main one (the detector's confidence, size and nearness to the centre
@@ -81,15 +82,17 @@ NEAR = 0.5
 CENTRE_WEIGHT = 2.0
 SIZE_POWER = 0.5
 SIZE_RATIO = 1.6
-#: In a photo, a person whose box is under this many pixels at the detector's reading
+#: A person whose box is under this many pixels at the detector's reading
 #: (detector.DET_SIZE on the long side: under 10 cells of its 8-pixel grid) is framed again by
 #: the crop rule from the pose network's own head and shoulders on the detector's box. The grid
 #: frames small people loosely: on LSP *training* photos 401-1400 placed at native size in
 #: 1280×720 (boxes of 24-72 px at the reading) this took upper-body PCK@0.2 from 36.7 to 40.2,
 #: while on the same photos as they are (boxes of 100 px or more there) it gave 45.3 against
 #: 45.9, so large boxes keep the detector's framing. Held-out (benchmarks/accuracy.py), photos
-#: small in 1280×720 36.0 -> 37.4, photos as they are 47.9 -> 48.0. Not used in video, where it
-#: was not measured.
+#: small in 1280×720 36.0 -> 37.4, photos as they are 47.9 -> 48.0. In video each detection of a
+#: small person is framed again before it joins its track: the same training photos, wide, as one
+#: 10 fps video 40.0 -> 43.7; training clips with small people (sports2d, streets, a gym) and
+#: held-out pose2sim cam04 unchanged (within 0.1).
 REFINE_BELOW = 80
 
 
@@ -171,8 +174,8 @@ class PersonTracker:
         """`independent`: every frame is a photo of its own (a folder of images), so people are
         found afresh in each and nothing is carried from one to the next. `first_id`: the id of the
         first new track (a resumed run continues above the ids it has written). `reframe(rgb, box)`:
-        the crop rule's box from a pose on `box` (the pipeline's network), for small people in
-        photos (REFINE_BELOW)."""
+        the crop rule's box from a pose on `box` (the pipeline's network), for small people
+        (REFINE_BELOW)."""
         if not valid_person(rule):
             raise ValueError(f"--person must be largest, center, main or a number, not {rule!r}")
         self.rule = str(rule)
@@ -236,7 +239,7 @@ class PersonTracker:
                 found = (candidates if self.rule == "main" else
                          [d for d in candidates if d.score >= self.detector.threshold] or candidates[:1])
             else:
-                found = self.detector(rgb)
+                found = [Detection(self._reframed(rgb, d.roi), d.score) for d in self.detector(rgb)]
             with self._lock:
                 self._associate(found, index)
             if not self.tracks:
@@ -265,13 +268,13 @@ class PersonTracker:
                     t = choose(tracks, self.rule, w, h)
                     self.chosen = None if t is None else t.id
                 found = [] if t is None else [(t.id, t.roi)]
-        return [(i, self._reframed(rgb, box)) for i, box in found]
+        if self.independent:  # in a video the detections were framed again (update)
+            found = [(i, self._reframed(rgb, box)) for i, box in found]
+        return found
 
     def _reframed(self, rgb: np.ndarray, box: Roi) -> Roi:
-        """A small person's box in a photo framed again from their pose (REFINE_BELOW); else `box`."""
-        if not self.independent or self.reframe is None:
-            return box
-        if reading_side(box, rgb.shape) >= REFINE_BELOW:
+        """A small person's box framed again from their pose in this frame (REFINE_BELOW); else `box`."""
+        if self.reframe is None or reading_side(box, rgb.shape) >= REFINE_BELOW:
             return box
         return self.reframe(rgb, box) or box
 
