@@ -7,6 +7,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 import torch
 import yaml
 from click.testing import CliRunner
@@ -146,3 +147,27 @@ def test_a_wider_detector_starts_from_a_narrow_run_and_loads_with_its_own_widths
     detector = PersonDetector(tmp_path / "wide" / "detector.pt")
     assert detector.net.widths == (32, 48, 96, 128) and detector.meta["widths"] == [32, 48, 96, 128]
     assert isinstance(detector(np.zeros((360, 640, 3), np.uint8)), list)
+
+
+@pytest.mark.parametrize("quarters", [1, 2, 3])
+def test_a_turned_persons_box_is_the_crop_rule_of_their_turned_joints(quarters):
+    """detector.turn pastes people turned as np.rot90 turns their piece: the box it teaches is the
+    crop rule's box (roi.body_box) of the joints where the turned image shows them, not the old box
+    turned (the rule's box hangs below the shoulders whichever way the person lies)."""
+    from posevid.person.roi import body_box
+    from posevid.train.detector import _turned
+
+    h, w = 90, 140
+    joints = np.array([[60, 20], [40, 45], [85, 47]], float)  # head, right and left shoulder
+    image = np.zeros((h, w), np.uint8)
+    for k, (x, y) in enumerate(joints.astype(int)):
+        image[y, x] = 50 * (k + 1)  # one marked pixel per joint
+    turned = np.rot90(image, quarters)
+    seen = np.array([np.argwhere(turned == 50 * (k + 1))[0][::-1] for k in range(3)], float)
+    labelled = np.array([1, 1, 1, 0, 0, 0, 0], bool)
+    pad = np.zeros((4, 2))
+    box = body_box(np.vstack([joints + 0.5, pad]), labelled)  # pixel centres
+    expected = body_box(np.vstack([seen + 0.5, pad]), labelled)
+    got = _turned(box, quarters, image.shape)
+    assert np.allclose([got.x, got.y, got.side], [expected.x, expected.y, expected.side])
+    assert not np.allclose([got.x, got.y], [box.x, box.y])

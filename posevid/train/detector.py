@@ -35,7 +35,7 @@ import torch
 from ..errors import PosevidError
 from ..network.runtime import pick_device
 from ..person import detector as det
-from ..person.roi import Roi, body_box
+from ..person.roi import BOX_DROP, BOX_SIDE, Roi, body_box
 from .datasets import Sample, iterate_sources
 from .pose import (
     CHECKPOINT,
@@ -189,6 +189,21 @@ def _moved(box: Roi, m: np.ndarray) -> Roi:
     return Roi(cx - side / 2, cy - side / 2, side)
 
 
+def _turned(box: Roi, quarters: int, shape: tuple[int, ...]) -> Roi:
+    """The crop-rule box of the same person once the image (`shape`: its h, w) is turned by
+    `quarters` quarter turns counter-clockwise, as np.rot90 turns it: the shoulders' midpoint
+    turns with the image, and the rule puts the box centre BOX_DROP body scales below it,
+    downward in the turned image."""
+    if quarters % 4 == 0:
+        return box
+    drop = BOX_DROP * box.side / BOX_SIDE
+    x, y = box.centre[0], box.centre[1] - drop
+    h, w = shape[:2]
+    for _ in range(quarters % 4):
+        x, y, h, w = y, w - x, w, h
+    return Roi.centred(x, y + drop, box.side)
+
+
 class DetectorData:
     """The training (or held-out) people and backgrounds, and the frames of any step."""
 
@@ -264,8 +279,11 @@ class DetectorData:
                 x0, y0 = max(0, int(p.box.x + p.box.side / 2 - g / 2)), max(0, int(p.box.y + p.box.side / 2 - g / 2))
                 piece = p.image[y0:int(y0 + g), x0:int(x0 + g)]
                 local = Roi(p.box.x - x0, p.box.y - y0, p.box.side)
+                turn = float(opt.get("turn", 0.0))  # drawn only when asked: older runs' frames stay as they were
+                turns = int(rng.integers(1, 4)) if turn > 0 and rng.random() < turn else 0
+                local = _turned(local, turns, piece.shape)
                 m = _affine(local, side, cx, cy, bool(rng.random() < 0.5), w)
-                _place(piece, m, img)
+                _place(np.ascontiguousarray(np.rot90(piece, turns)) if turns else piece, m, img)
                 boxes.append(_moved(local, m))
                 # anyone else whose centre the piece holds comes along, labelled or unsure
                 ph, pw = piece.shape[:2]
@@ -273,7 +291,7 @@ class DetectorData:
                     for b in group:
                         bx, by = b.centre[0] - x0, b.centre[1] - y0
                         if 0 <= bx < pw and 0 <= by < ph:
-                            out.append(_moved(Roi(b.x - x0, b.y - y0, b.side), m))
+                            out.append(_moved(_turned(Roi(b.x - x0, b.y - y0, b.side), turns, piece.shape), m))
             for _ in range(int(rng.integers(0, 3))):  # empty pieces, pasted as people are
                 if not self.backgrounds:
                     break
