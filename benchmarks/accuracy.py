@@ -12,7 +12,10 @@ teacher-labelled videos that training never saw), per set:
 - the constant prior: every joint at its mean position in the crop-rule box over the
   training labels, placed in the labelled box (a generous baseline: it is given the box);
 - MediaPipe Pose 0.10.14 on the whole frame (needs posevid[teacher]); on teacher-labelled
-  video it is the reference by construction, so its row there reads 100 minus its jitter.
+  video it is the reference by construction, so its row there reads 100 minus its jitter;
+- on photos, the labelled-box run and MediaPipe again for people upright, lying and upside
+  down (LEANS: the head's angle from straight up above the shoulders), where sports photos
+  differ most.
 
 Metric: PCK, a joint is right when within 0.2 × torso (shoulder to opposite hip) where the
 labels have hips (photos), else within 0.3 body scales (max of shoulder width and 1.6 ×
@@ -27,6 +30,7 @@ Also reports ../shared/eval (the reserved LSP photos: report, never tune) with i
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 import tempfile
@@ -94,6 +98,18 @@ class Scores:
         return [*pck, upper, shown, precise]
 
 
+#: Photos split by how the labelled person lies: the angle of the head from straight up above the
+#: shoulders' midpoint (degrees), upright below the first bound, upside down above the second.
+LEANS = (("upright", 45.0), ("lying", 135.0), ("upside down", 180.1))
+
+
+def lean(sample: Sample) -> str:
+    """Whether the labelled person is upright, lying or upside down (LEANS), from head and shoulders."""
+    up = sample.joints[0] - (sample.joints[1] + sample.joints[2]) / 2
+    angle = abs(math.degrees(math.atan2(up[0], -up[1])))
+    return next(name for name, bound in LEANS if angle < bound)
+
+
 def shown_joints(res: PoseResult) -> np.ndarray | None:
     """A result's joints as the user gets them: NaN where not shown, None when nobody was found."""
     if res.joints is None:
@@ -119,7 +135,8 @@ def evaluate_photos(samples: list[Sample], auto: Annotator, boxed: Annotator, pr
     """Each photo as it is and (auto_wide) at its native size off-centre in a 1280×720 frame of
     held-out background or drawn clutter, the same for every run (seeded by the photo's place)."""
     scores = {k: Scores() for k in ("auto", "auto_wide", "auto_slides", "box", "prior", "mediapipe",
-                                    "mediapipe_wide")}
+                                    "mediapipe_wide", *(f"box {name}" for name, _ in LEANS),
+                                    *(f"mediapipe {name}" for name, _ in LEANS))}
     tmp = Path(tempfile.mkdtemp(prefix="posevid-wide-"))
     slides: list[tuple[np.ndarray, Sample]] = []
     for i, s in enumerate(samples):
@@ -145,11 +162,13 @@ def evaluate_photos(samples: list[Sample], auto: Annotator, boxed: Annotator, pr
         with ImageReader(Path(s.source)) as reader:
             res = next(boxed.run(reader, regions=lambda f, b=box: b))
             scores["box"].add(s, shown_joints(res))
+            scores[f"box {lean(s)}"].add(s, shown_joints(res))
             conf_log.append((s, shown_joints(res), res.confidence))
         scores["prior"].add(s, prior * box.side + [box.x, box.y])
         if teacher is not None:
             found = teacher["photo"](frame.image)
             scores["mediapipe"].add(s, None if found is None else found[0])
+            scores[f"mediapipe {lean(s)}"].add(s, None if found is None else found[0])
     evaluate_slides(slides, auto, tmp / "slides.mp4", scores["auto_slides"])
     return scores
 
@@ -264,7 +283,10 @@ def main() -> None:
              "auto_wide": "posevid as a user runs it, photo small and off-centre in a 1280×720 frame",
              "auto_slides": "posevid as a user runs it, those 1280×720 frames as one 10 fps video",
              "box": "posevid, labelled box", "prior": "constant prior",
-             "mediapipe": "MediaPipe Pose", "mediapipe_wide": "MediaPipe Pose, photo small in a 1280×720 frame"}
+             "mediapipe": "MediaPipe Pose", "mediapipe_wide": "MediaPipe Pose, photo small in a 1280×720 frame",
+             **{f"{who} {name}": f"{label}, people {name} (head {span} of straight up)"
+                for who, label in (("box", "posevid, labelled box"), ("mediapipe", "MediaPipe Pose"))
+                for (name, bound), span in zip(LEANS, ("within 45°", "45–135°", "over 135°"), strict=True)}}
     video_scores = {k: Scores() for k in names}
     photo_sets = []
     for spec in cfg["validation"]:
@@ -287,7 +309,7 @@ def main() -> None:
                  if not k.startswith("mediapipe") or teacher is not None]
         print(f"  photos {name}: done", file=sys.stderr, flush=True)
     rows += [["held-out videos (teacher labels)", names[k], *v.row()] for k, v in video_scores.items()
-             if (k != "mediapipe" or teacher is not None) and k not in ("auto_wide", "auto_slides", "mediapipe_wide")]
+             if k in ("auto", "box", "prior") or (k == "mediapipe" and teacher is not None)]
     shown_model = model.resolve().relative_to(ROOT) if model.resolve().is_relative_to(ROOT) else model
     detector = f" Person detector: `{args.detector}`." if args.detector else ""
     text = [f"# Accuracy on held-out data\n\nModel: `{shown_model}`.{detector} Machine: {machine()}.\n"
