@@ -99,8 +99,16 @@ class Scores:
 
 
 #: Photos split by how the labelled person lies: the angle of the head from straight up above the
-#: shoulders' midpoint (degrees), upright below the first bound, upside down above the second.
-LEANS = (("upright", 45.0), ("lying", 135.0), ("upside down", 180.1))
+#: shoulders' midpoint (degrees), each group below its bound and at or above the one before.
+LEANS = (("upright", 45.0), ("lying", 135.0), ("upside down", math.inf))
+
+
+def lean_span(k: int) -> str:
+    """The angles of LEANS[k] in words, for the table."""
+    low, high = (LEANS[k - 1][1] if k else 0.0), LEANS[k][1]
+    if not low:
+        return f"within {high:g}°"
+    return f"over {low:g}°" if math.isinf(high) else f"{low:g}–{high:g}°"
 
 
 def lean(sample: Sample) -> str:
@@ -161,14 +169,15 @@ def evaluate_photos(samples: list[Sample], auto: Annotator, boxed: Annotator, pr
                 scores["mediapipe_wide"].add(moved, None if found is None else found[0])
         with ImageReader(Path(s.source)) as reader:
             res = next(boxed.run(reader, regions=lambda f, b=box: b))
+            group = lean(s)
             scores["box"].add(s, shown_joints(res))
-            scores[f"box {lean(s)}"].add(s, shown_joints(res))
+            scores[f"box {group}"].add(s, shown_joints(res))
             conf_log.append((s, shown_joints(res), res.confidence))
         scores["prior"].add(s, prior * box.side + [box.x, box.y])
         if teacher is not None:
             found = teacher["photo"](frame.image)
             scores["mediapipe"].add(s, None if found is None else found[0])
-            scores[f"mediapipe {lean(s)}"].add(s, None if found is None else found[0])
+            scores[f"mediapipe {group}"].add(s, None if found is None else found[0])
     evaluate_slides(slides, auto, tmp / "slides.mp4", scores["auto_slides"])
     return scores
 
@@ -284,9 +293,9 @@ def main() -> None:
              "auto_slides": "posevid as a user runs it, those 1280×720 frames as one 10 fps video",
              "box": "posevid, labelled box", "prior": "constant prior",
              "mediapipe": "MediaPipe Pose", "mediapipe_wide": "MediaPipe Pose, photo small in a 1280×720 frame",
-             **{f"{who} {name}": f"{label}, people {name} (head {span} of straight up)"
+             **{f"{who} {name}": f"{label}, people {name} (head {lean_span(k)} of straight up)"
                 for who, label in (("box", "posevid, labelled box"), ("mediapipe", "MediaPipe Pose"))
-                for (name, bound), span in zip(LEANS, ("within 45°", "45–135°", "over 135°"), strict=True)}}
+                for k, (name, _) in enumerate(LEANS)}}
     video_scores = {k: Scores() for k in names}
     photo_sets = []
     for spec in cfg["validation"]:

@@ -279,8 +279,8 @@ class DetectorData:
                 x0, y0 = max(0, int(p.box.x + p.box.side / 2 - g / 2)), max(0, int(p.box.y + p.box.side / 2 - g / 2))
                 piece = p.image[y0:int(y0 + g), x0:int(x0 + g)]
                 local = Roi(p.box.x - x0, p.box.y - y0, p.box.side)
-                turn = float(opt.get("turn", 0.0))  # drawn only when asked: older runs' frames stay as they were
-                turns = int(rng.integers(1, 4)) if turn > 0 and rng.random() < turn else 0
+                # drawn only when asked, so that older configs make the same frames as before
+                turns = int(rng.integers(1, 4)) if opt["turn"] > 0 and rng.random() < opt["turn"] else 0
                 local = _turned(local, turns, piece.shape)
                 m = _affine(local, side, cx, cy, bool(rng.random() < 0.5), w)
                 _place(np.ascontiguousarray(np.rot90(piece, turns)) if turns else piece, m, img)
