@@ -129,8 +129,16 @@ def machine() -> str:
 
     import torch
 
+    from posevid.network.runtime import native_bf16
+
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__} "
+    cpu = platform.processor() or platform.machine()
+    try:  # the CPU's model: which one it is decides the convolution library (network/runtime.py)
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    isa = torch.backends.cpu.get_cpu_capability() + (", bf16 in hardware" if native_bf16() else "")
+    return (f"{cpu} ({isa}), {os.cpu_count()} cores, torch {torch.__version__} "
             f"({torch.get_num_threads()} threads), {gpu}, numpy {np.__version__}")
 
 

@@ -137,3 +137,29 @@ def test_flip_averaging_mirrors_exactly_with_left_and_right_swapped():
     p, q = plain.heatmaps([crop, mirror]).numpy()
     assert np.allclose(a, (p + q[list(FLIP_PERMUTATION)][:, :, ::-1]) / 2, atol=1e-4)
     assert not np.allclose(a, p, atol=1e-2)  # the mirror adds something
+
+
+def test_fp32_on_the_cpu_runs_the_large_kernels_through_nnpack_with_the_same_heatmaps():
+    """In fp32 on the CPU the 5×5 to 13×13 convolutions run through NNPACK (runtime.with_nnpack,
+    2.5× faster on AVX2 cores): the heatmaps must be those of the plain network, and the output
+    JSON must say which library ran. bf16 keeps oneDNN, which has the bf16 kernels."""
+    import pytest
+
+    from posevid.network.runtime import NnpackConv2d, PoseNetwork, nnpack_ready
+
+    if not nnpack_ready():
+        pytest.skip("this torch has no NNPACK")
+    fast = PoseNetwork(None, DEFAULT_PRESET, device="cpu", precision="fp32")
+    assert fast.convolutions == "nnpack" and fast.describe()["convolutions"] == "nnpack"
+    big = [m for m in fast.net.modules() if isinstance(m, NnpackConv2d)]
+    assert len(big) >= 5 and not any(type(m) is torch.nn.Conv2d and min(m.kernel_size) >= 5
+                                     for m in fast.net.modules())
+    plain, _, _ = weights.load(shipped_model(DEFAULT_PRESET))
+    clip, _ = signer()
+    size = fast.input_size
+    crops = [cv2.resize(clip[k], (size, size)) for k in (0, 5)]
+    x = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float() / 255.0
+    with torch.inference_mode():
+        want = plain(x)[1]
+    assert torch.allclose(fast.heatmaps(crops), want, atol=1e-4)
+    assert PoseNetwork(None, DEFAULT_PRESET, device="cpu", precision="bf16").convolutions == "onednn"

@@ -437,3 +437,31 @@ def test_pack_every_keeps_one_video_sample_in_k_and_every_photo(tmp_path):
     assert write_pack(tmp_path / "p.npz", packed, 32, every_video=3, is_video=is_video) == 5
     kept = read_pack(tmp_path / "p.npz").joints[:, 0, 0] / 14
     assert kept.tolist() == [0, 1, 4, 7, 8]  # photos 0 and 8; video samples 1, 4, 7 (not 9: it is the 8th video)
+
+
+def test_the_nnpack_convolution_computes_and_trains_as_torchs_own():
+    """In fp32 on the CPU training and inference run the large kernels through NNPACK
+    (network/runtime.py): its output and every gradient (the input's by NNPACK too) must be
+    those of torch's Conv2d with the same weights, and swapping keeps parameters and state keys."""
+    from posevid.network.runtime import NnpackConv2d, nnpack_ready, with_nnpack
+
+    if not nnpack_ready():
+        pytest.skip("this torch has no NNPACK")
+    torch.manual_seed(0)
+    plain = torch.nn.Sequential(torch.nn.Conv2d(6, 8, 9, padding=4), torch.nn.ReLU(),
+                                torch.nn.Conv2d(8, 5, 13, padding=6), torch.nn.Conv2d(5, 4, 1))
+    fast = torch.nn.Sequential(*[torch.nn.Conv2d(m.in_channels, m.out_channels, m.kernel_size, padding=m.padding)
+                                 if isinstance(m, torch.nn.Conv2d) else m for m in plain])
+    fast.load_state_dict(plain.state_dict())
+    assert with_nnpack(fast) == 2 and isinstance(fast[2], NnpackConv2d) and type(fast[3]) is torch.nn.Conv2d
+    assert list(fast.state_dict()) == list(plain.state_dict())
+    x = torch.randn(3, 6, 24, 20)
+    xs = [x.clone().requires_grad_(), x.clone().requires_grad_()]
+    outs = [net(xi) for net, xi in zip((plain, fast), xs, strict=True)]
+    assert torch.allclose(outs[0], outs[1], atol=1e-4)
+    target = torch.randn_like(outs[0])
+    for out in outs:
+        ((out - target) ** 2).sum().backward()
+    assert torch.allclose(xs[0].grad, xs[1].grad, rtol=1e-3, atol=1e-3)
+    for p, q in zip(plain.parameters(), fast.parameters(), strict=True):
+        assert torch.allclose(p.grad, q.grad, rtol=1e-3, atol=1e-3 * float(p.grad.abs().max()))

@@ -1,5 +1,6 @@
 """How the pose network runs on this machine: the device, the arithmetic (fp32, bf16, fp16) and,
-on the CPU, a frozen TorchScript graph. Choices measured in benchmarks/precision.py and
+on the CPU, the convolution library (NNPACK's fast algorithms for the large kernels in fp32, else
+a frozen TorchScript graph on oneDNN). Choices measured in benchmarks/precision.py and
 benchmarks/network.py; the pipeline (pipeline.Annotator) holds a PoseNetwork and asks here and
 nowhere else.
 """
@@ -12,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from ..choices import PRECISIONS
 from ..errors import ConfigError, ModelError
@@ -72,6 +74,83 @@ def frozen_for_cpu(net: torch.nn.Module, dtype: torch.dtype, size: int) -> Calla
         return net
 
 
+#: Where the network computes in fp32 on the CPU (a CPU without bf16 in hardware, or --precision
+#: fp32), convolutions whose kernel is at least this wide run through NNPACK, whose FFT and
+#: Winograd algorithms cost a fraction of oneDNN's direct convolution on the 9×9 and 13×13 kernels
+#: of SpatialNet and its fusion layers: on 2 AVX2 cores (AMD EPYC, no bf16) the h128 network took
+#: 56 instead of 138 ms a crop at batch 16, heatmaps equal within 1e-6 (benchmarks/network.py),
+#: and a training step of 16 crops 3.5 instead of 6.0 s (train/pose.py). The 1×1 and 3×3
+#: convolutions (and the person detector's) stay on oneDNN, which is faster there.
+NNPACK_MIN_KERNEL = 5
+
+
+class _NnpackConvolution(torch.autograd.Function):
+    """Stride-1 'same' convolution by NNPACK, with a backward pass that is NNPACK too for the
+    input's gradient (the convolution of the output's gradient with the flipped, transposed
+    kernel) and torch's own for the weight's and bias's (NNPACK has no kernel-sized output)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                pad: int) -> torch.Tensor:
+        ctx.save_for_backward(x, weight)
+        ctx.pad, ctx.has_bias = pad, bias is not None
+        return torch._nnpack_spatial_convolution(x, weight, bias, [pad, pad], [1, 1])
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        x, weight = ctx.saved_tensors
+        grad = grad.contiguous()
+        grad_x = None
+        if ctx.needs_input_grad[0]:
+            flipped = weight.flip(2, 3).transpose(0, 1).contiguous()
+            grad_x = torch._nnpack_spatial_convolution(grad, flipped, None, [ctx.pad, ctx.pad], [1, 1])
+        _, grad_w, grad_b = torch.ops.aten.convolution_backward(
+            grad, x, weight, [weight.shape[0]] if ctx.has_bias else None, [1, 1], [ctx.pad, ctx.pad],
+            [1, 1], False, [0, 0], 1, [False, ctx.needs_input_grad[1], ctx.has_bias and ctx.needs_input_grad[2]])
+        return grad_x, grad_w, grad_b, None
+
+
+class NnpackConv2d(nn.Conv2d):
+    """A Conv2d computed by NNPACK (stride 1, odd kernel, 'same' zero padding, no dilation or
+    groups; runtime.with_nnpack checks). Still a Conv2d with the same parameters and state-dict
+    keys, so checkpoints, BatchNorm folding and export see no difference."""
+
+    @classmethod
+    def of(cls, conv: nn.Conv2d) -> NnpackConv2d:
+        """An NnpackConv2d sharing `conv`'s weight and bias (an optimizer over them keeps working)."""
+        new = cls(conv.in_channels, conv.out_channels, conv.kernel_size, padding=conv.padding,
+                  bias=conv.bias is not None, device="meta")
+        new.weight, new.bias = conv.weight, conv.bias
+        return new
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _NnpackConvolution.apply(x.contiguous(), self.weight, self.bias, self.padding[0])
+
+
+def nnpack_ready() -> bool:
+    """Whether this torch has NNPACK and it works on this CPU (asking also initialises it, which
+    its convolutions need first). Any failure to ask counts as "no"."""
+    try:
+        return bool(torch._nnpack_available())
+    except Exception:  # noqa: BLE001 - a torch built without NNPACK, or an op that moved
+        return False
+
+
+def with_nnpack(net: nn.Module, min_kernel: int = NNPACK_MIN_KERNEL) -> int:
+    """Put an NnpackConv2d in place of every Conv2d of `net` that NNPACK can compute and whose
+    kernel is at least `min_kernel` wide; returns how many were replaced."""
+    count = 0
+    for parent in list(net.modules()):
+        for name, child in parent.named_children():
+            k = child.kernel_size if isinstance(child, nn.Conv2d) else (0, 0)
+            if (type(child) is nn.Conv2d and min(k) >= min_kernel and k[0] == k[1] and k[0] % 2
+                    and child.stride == (1, 1) and child.dilation == (1, 1) and child.groups == 1
+                    and child.padding == (k[0] // 2, k[1] // 2) and child.padding_mode == "zeros"):
+                setattr(parent, name, NnpackConv2d.of(child))
+                count += 1
+    return count
+
+
 class PoseNetwork:
     """A pose model file loaded for inference here: the network (and its pooling layer and
     training facts) on the chosen device, in the chosen arithmetic, behind one call that turns
@@ -98,8 +177,12 @@ class PoseNetwork:
             torch.backends.cudnn.benchmark = True
         self.input_size = self.net.preset.input_size
         self.heatmap_size = self.net.preset.heatmap_size
-        self.forward = (frozen_for_cpu(self.net, self.dtype, self.input_size)
-                        if self.device.type == "cpu" else self.net)
+        self.forward: Callable[[torch.Tensor], Any] = self.net
+        self.convolutions = "cudnn" if self.device.type == "cuda" else "onednn"
+        if self.device.type == "cpu" and self.dtype == torch.float32 and nnpack_ready() and with_nnpack(self.net):
+            self.convolutions = "nnpack"  # eager: NNPACK's op is not one TorchScript's freezing helps
+        elif self.device.type == "cpu":
+            self.forward = frozen_for_cpu(self.net, self.dtype, self.input_size)
         self.output = 0 if heatmap == "spatial" else 1  # SpatialNet's conv8, or the fusion layers
         # Flip averaging: the network also sees each crop mirrored, and its heatmaps, mirrored back
         # with left and right swapped, are averaged with the plain ones (benchmarks/accuracy.py).
@@ -111,7 +194,8 @@ class PoseNetwork:
         return {"file": str(self.path), "preset": self.net.preset.name,
                 "stage": self.meta.get("stage"), "iterations": self.meta.get("iterations"),
                 "window_trained": self.pool_layer.window if self.pool_layer is not None else None,
-                "device": str(self.device), "precision": PRECISION_NAMES[self.dtype]}
+                "device": str(self.device), "precision": PRECISION_NAMES[self.dtype],
+                "convolutions": self.convolutions}
 
     @torch.inference_mode()
     def heatmaps(self, inputs: list[np.ndarray]) -> torch.Tensor:
