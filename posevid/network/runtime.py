@@ -142,13 +142,21 @@ def with_nnpack(net: nn.Module, min_kernel: int = NNPACK_MIN_KERNEL) -> int:
     count = 0
     for parent in list(net.modules()):
         for name, child in parent.named_children():
-            k = child.kernel_size if isinstance(child, nn.Conv2d) else (0, 0)
-            if (type(child) is nn.Conv2d and min(k) >= min_kernel and k[0] == k[1] and k[0] % 2
-                    and child.stride == (1, 1) and child.dilation == (1, 1) and child.groups == 1
+            if type(child) is not nn.Conv2d:
+                continue
+            k = child.kernel_size
+            if (min(k) >= min_kernel and k[0] == k[1] and k[0] % 2 and child.stride == (1, 1)
+                    and child.dilation == (1, 1) and child.groups == 1
                     and child.padding == (k[0] // 2, k[1] // 2) and child.padding_mode == "zeros"):
                 setattr(parent, name, NnpackConv2d.of(child))
                 count += 1
     return count
+
+
+def nnpack_where_fp32(net: nn.Module, device: torch.device, dtype: torch.dtype) -> bool:
+    """The one rule for inference and training alike: a network computing in fp32 on the CPU gets
+    its large kernels through NNPACK (NNPACK_MIN_KERNEL). True when any convolution now runs there."""
+    return device.type == "cpu" and dtype == torch.float32 and nnpack_ready() and with_nnpack(net) > 0
 
 
 class PoseNetwork:
@@ -179,7 +187,7 @@ class PoseNetwork:
         self.heatmap_size = self.net.preset.heatmap_size
         self.forward: Callable[[torch.Tensor], Any] = self.net
         self.convolutions = "cudnn" if self.device.type == "cuda" else "onednn"
-        if self.device.type == "cpu" and self.dtype == torch.float32 and nnpack_ready() and with_nnpack(self.net):
+        if nnpack_where_fp32(self.net, self.device, self.dtype):
             self.convolutions = "nnpack"  # eager: NNPACK's op is not one TorchScript's freezing helps
         elif self.device.type == "cpu":
             self.forward = frozen_for_cpu(self.net, self.dtype, self.input_size)

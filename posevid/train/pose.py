@@ -29,7 +29,7 @@ from ..network.heatmaps import peaks
 from ..network.heatmaps import targets as heatmap_targets
 from ..network.nets import CoordinateNet, SpatialNetFusion, TemporalPool, calibrate_batchnorm, fold_batchnorm
 from ..network.presets import get_preset
-from ..network.runtime import native_bf16, nnpack_ready, pick_device, with_nnpack
+from ..network.runtime import native_bf16, nnpack_where_fp32, pick_device
 from ..person.roi import BOX_SIDE
 from .datasets import augment, colour_and_blur, iterate_sources, load_pixels
 from .feeding import TimeBudget, batch_stream
@@ -439,8 +439,7 @@ def train(cfg: dict[str, Any], resume: bool = False, device: str = "auto", progr
     val = (TrainingData(cfg, net.preset.input_size, net.preset.heatmap_size, sources="validation")
            if held_out and not coordinate else None)
     amp, amp_dtype = autocast(cfg, dev)
-    if dev.type == "cpu" and not amp and nnpack_ready():
-        with_nnpack(net)  # fp32 on the CPU: the large kernels through NNPACK (network/runtime.py)
+    nnpack_where_fp32(net, dev, amp_dtype)  # fp32 on the CPU: the large kernels through NNPACK
     scaler = torch.amp.GradScaler("cuda", enabled=amp and amp_dtype == torch.float16)
 
     logs = RunLogs(out, resume, ["step", "loss", "spatial", "fusion", "lr", "images_per_s", "elapsed_s"],
