@@ -166,6 +166,30 @@ def test_joints_pushed_out_of_the_crop_are_ignored_not_trained_as_absent(tmp_pat
     assert w.all() and not target[0][outside].any()
 
 
+def test_spin_turns_crops_every_way_and_the_joints_with_them():
+    from posevid.train.datasets import CACHE_MARGIN, augment
+
+    size, p = 64, 96
+    patch = np.zeros((p, p, 3), np.uint8)
+    joints = np.array([[48.0, 30.0]] * 7)       # every joint on one white dot above the centre
+    cv2.circle(patch, (48, 30), 2, (255, 255, 255), -1)
+    fixed = {"crop": 1.0, "shift": 0.0, "flip": 0.0, "rotate": 10.0, "scale": 0.0, "colour": 0.0}
+    angles = []
+    for seed in range(60):
+        img, pts, _ = augment(patch, joints, np.ones(7, bool), np.random.default_rng(seed),
+                              {**fixed, "spin": 0.5}, size)
+        y, x = np.unravel_index(np.argmax(img[..., 0]), img.shape[:2])
+        assert np.hypot(x - pts[0, 0], y - pts[0, 1]) < 2.5   # the label follows the pixels
+        c = size / 2
+        angles.append(np.degrees(np.arctan2(pts[0, 0] - c, c - pts[0, 1])))
+    angles = np.abs(np.array(angles))
+    assert (angles <= 10.5).mean() > 0.3 and (angles > 90).sum() >= 5   # upright and upside down both
+    assert p / CACHE_MARGIN == size  # the box is the whole crop: rotation about its centre
+    no_spin = [augment(patch, joints, np.ones(7, bool), np.random.default_rng(s), fixed, size)[1][0]
+               for s in range(30)]
+    assert all(abs(np.degrees(np.arctan2(q[0] - 32, 32 - q[1]))) <= 10.5 for q in no_spin)
+
+
 def test_resume_reproduces_a_straight_run(tmp_path, figure_set):
     root, _ = figure_set
     torch.manual_seed(0)

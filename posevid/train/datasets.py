@@ -224,7 +224,10 @@ def augment(patch: np.ndarray, joints: np.ndarray, labelled: np.ndarray, rng: np
     shift = aug.get("shift", (1 - crop_frac) / 2)
     cx = p / 2 + rng.uniform(-1, 1) * shift * box
     cy = p / 2 + rng.uniform(-1, 1) * shift * box
-    angle = rng.uniform(-1, 1) * aug.get("rotate", 40.0)
+    # spin: a share of crops turned any way at all, so that people lying or upside down (a third
+    # of sports photos) are not only the few the data holds
+    spin = aug.get("spin", 0.0) > 0 and rng.random() < aug["spin"]
+    angle = rng.uniform(-180.0, 180.0) if spin else rng.uniform(-1, 1) * aug.get("rotate", 40.0)
     flip = rng.random() < aug.get("flip", 0.5)
     s = input_size / side
     m = cv2.getRotationMatrix2D((cx, cy), angle, s)
