@@ -69,6 +69,13 @@ class Annotator:
         (joints, _), = self.network.poses([roi_mod.crop(rgb, box, self.input_size)])
         return roi_mod.body_box(box.to_frame(joints, self.input_size), np.ones(len(joints), bool))
 
+    def judge(self, rgb: np.ndarray, boxes: list[roi_mod.Roi]) -> list[float]:
+        """This network's mean joint confidence on each box, in one batch: how well it reads a
+        person there, by which --person main weighs the people it chooses among
+        (tracking.POSE_POWER)."""
+        poses = self.network.poses([roi_mod.crop(rgb, b, self.input_size) for b in boxes])
+        return [float(c.mean()) for _, c in poses]
+
     # --- streaming -----------------------------------------------------------------------------
     def run(self, reader: VideoReader, regions: Callable[[Frame], roi_mod.Roi | None] | None = None,
             keep_stacks: bool = False, start: int = 0,
@@ -94,7 +101,7 @@ class Annotator:
             lag = queue_size + s.batch_size + self.window
             tracker = PersonTracker(s.person, self.person_detector(), lag=lag, fps=info.fps or 25.0,
                                     independent=info.codec == "image", first_id=first_person,
-                                    reframe=self.reframe)
+                                    reframe=self.reframe, judge=self.judge)
         self.tracker = tracker
         self.everyone = tracker is not None and tracker.rule == "all"
         # cut_threshold 0 turns every content test off (the layout's too); max_gap is its own

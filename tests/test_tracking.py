@@ -390,3 +390,56 @@ def test_a_small_person_in_a_video_is_framed_again_when_detected(tmp_path):
         res = next(annotator.run(reader))
     assert res.box == annotator.reframe(first, detected)
     assert iou(res.box, truth) > iou(detected, truth), (iou(res.box, truth), iou(detected, truth))
+
+
+def two_people_photo() -> np.ndarray:
+    """A 640×360 photo of two real people (the signer, pasted): a larger one left of the centre,
+    a smaller one on the right."""
+    clip, anchor = signer()
+    img = cv2.GaussianBlur(texture(360, 640, seed=4), (0, 0), 6)
+    paste_person(img, clip[0], anchor, 220, 170, 260)
+    paste_person(img, clip[10], anchor, 470, 180, 220)
+    return img
+
+
+def test_person_main_weighs_each_person_by_how_well_the_pose_network_reads_them():
+    """--person main among several people multiplies each one's prominence by the pose network's
+    confidence on their box (tracking.POSE_POWER): the more prominent person is passed over when
+    the network reads nobody there (judged here by a rule the test sets: only the right half)."""
+    from posevid.person.tracking import prominence
+
+    img = two_people_photo()
+    tracks = PersonTracker("main", independent=True).update(img, 0)
+    assert len(tracks) == 2
+    left, right = sorted(tracks, key=lambda t: t.roi.centre[0])
+    assert prominence(left.roi, left.score, 640, 360) > prominence(right.roi, right.score, 640, 360)
+    assert PersonTracker("main", independent=True).region(img, 0) == left.roi
+    seen: list[int] = []
+
+    def judge(rgb, boxes):
+        seen.append(len(boxes))
+        return [0.9 if b.centre[0] > 320 else 0.05 for b in boxes]
+
+    chosen = PersonTracker("main", independent=True, judge=judge).region(img, 0)
+    assert chosen == right.roi and seen == [2]   # both looked at, in one batch
+    assert PersonTracker("largest", independent=True, judge=judge).region(img, 0) == left.roi  # other rules keep theirs
+
+
+def test_the_pipeline_weighs_people_by_its_own_network(tmp_path):
+    """`posevid annotate` on a photo of two people chooses, by --person main, the person whose
+    prominence times the shipped network's confidence on their box is highest."""
+    from posevid import Annotator, settings
+    from posevid.io.images import ImageReader
+    from posevid.person.tracking import prominence
+
+    img = two_people_photo()
+    path = tmp_path / "two.png"
+    cv2.imwrite(str(path), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+    annotator = Annotator(settings())
+    with ImageReader(path) as reader:
+        res = next(annotator.run(reader))
+    tracks = PersonTracker("main", independent=True).update(img, 0)
+    read = annotator.judge(img, [t.roi for t in tracks])
+    assert len(set(np.round(read, 3))) == len(read) and all(0 < c < 1 for c in read)
+    best = max(zip(tracks, read, strict=True), key=lambda tc: prominence(tc[0].roi, tc[0].score, 640, 360) * tc[1])
+    assert res.box == best[0].roi
