@@ -291,13 +291,12 @@ class PersonTracker:
         if self.rule != "main" or self.judge is None or len(tracks) < 2:
             t = choose(tracks, self.rule, w, h)
             return t, None if t is None else self._photo_box(rgb, t.roi)
-        ranked = sorted(tracks, key=lambda t: prominence(t.roi, t.score, w, h), reverse=True)[:JUDGED]
-        boxes = [self._photo_box(rgb, t.roi) for t in ranked]
+        ranked = sorted(((prominence(t.roi, t.score, w, h), t) for t in tracks), key=lambda pt: pt[0],
+                        reverse=True)[:JUDGED]
+        boxes = [self._photo_box(rgb, t.roi) for _, t in ranked]
         read = self.judge(rgb, boxes)
-        keys = [prominence(t.roi, t.score, w, h) * max(c, 1e-6) ** POSE_POWER
-                for t, c in zip(ranked, read, strict=True)]
-        k = int(np.argmax(keys))
-        return ranked[k], boxes[k]
+        k = int(np.argmax([p * max(c, 1e-6) ** POSE_POWER for (p, _), c in zip(ranked, read, strict=True)]))
+        return ranked[k][1], boxes[k]
 
     def _photo_box(self, rgb: np.ndarray, box: Roi) -> Roi:
         """In a photo, a small person's box framed again from their pose (in a video each detection
