@@ -40,9 +40,25 @@ def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def load_yaml(path: str | Path) -> dict[str, Any]:
+def _overlay(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """`over` laid on a copy of `base`: mappings merge key by key, anything else (lists included)
+    replaces. No key check here: section() checks the result against defaults.yaml."""
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        out[key] = _overlay(out[key], value) if isinstance(out.get(key), dict) and isinstance(value, dict) else value
+    return out
+
+
+def load_yaml(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A config file as a mapping, with `extends: OTHER.yaml` resolved.
+
+    Training runs are chains of legs that differ from their base in a few numbers; without
+    `extends` every leg repeated the base's 45-entry data lists, and a list fixed in one copy
+    stayed wrong in the others. The path is relative to the extending file's folder; the base
+    may extend another in turn (a loop is an error)."""
+    path = Path(path)
     try:
-        doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such config file") from None
     except (yaml.YAMLError, UnicodeDecodeError) as e:
@@ -51,7 +67,15 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
         return {}
     if not isinstance(doc, dict):
         raise ConfigError(f"{path}: a config must be a mapping of settings")
-    return doc
+    parent = doc.pop("extends", None)
+    if parent is None:
+        return doc
+    if not isinstance(parent, str):
+        raise ConfigError(f"{path}: extends: {parent!r} is not the path of another config file")
+    base_path = (path.parent / parent).resolve()
+    if base_path in _seen or base_path == path.resolve():
+        raise ConfigError(f"{path}: extends {parent} which extends it again (a loop)")
+    return _overlay(load_yaml(base_path, (*_seen, path.resolve())), doc)
 
 
 def section(name: str, path: str | Path | None = None, **flags: Any) -> dict[str, Any]:

@@ -17,7 +17,9 @@ set -uo pipefail
 back=${OUT:-runs/gpu-back}
 mkdir -p "$back"
 export PYTHONUNBUFFERED=1
-field() { python3 -c "import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))['train'][sys.argv[2]])" "$1" "$2"; }
+field() {  # a config's resolved setting (defaults and `extends:` applied, as `posevid train` reads it)
+    python3 -c "import sys; from posevid.config import section; print(section('train', sys.argv[1])[sys.argv[2]])" "$1" "$2"
+}
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
 python3 -c "import torch, cv2, numpy; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'cv2', cv2.__version__)"
 workers=$(( ($(nproc) - 2 * $#) / $# ))

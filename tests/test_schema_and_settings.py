@@ -90,3 +90,28 @@ def test_settings_hold_every_default_and_fingerprint_what_changes_results():
     assert s.fingerprint() != s.replace(threshold=0.3).fingerprint()
     assert s.fingerprint(("resume_every",)) == s.replace(resume_every=7).fingerprint(("resume_every",))
     assert settings(person=2).person == "2"  # a number from YAML or Python is a --person rule like any other
+
+
+def test_a_config_extends_another_and_names_only_what_differs(tmp_path):
+    """`extends:` (config.load_yaml): a training leg inherits its base's data lists and settings,
+    mappings merge key by key, lists and numbers replace, the base's path is relative to the
+    extending file, and a loop or a missing base is one ConfigError."""
+    data = [{"type": "lsp", "labels": "a.mat", "images": "imgs", "first": 1, "last": 9}]
+    (tmp_path / "base").mkdir()
+    (tmp_path / "base" / "base.yaml").write_text(
+        "train:\n  lr: 0.001\n  iterations: 100\n  augment: {spin: 0.2, flip: 0.5}\n"
+        f"  data: {data}\n  validation: {data}\n")
+    (tmp_path / "leg.yaml").write_text("extends: base/base.yaml\ntrain:\n  lr: 0.0002\n"
+                                       "  augment: {spin: 0.25}\n  validation: []\n")
+    leg = section("train", tmp_path / "leg.yaml")
+    assert leg["lr"] == 0.0002 and leg["iterations"] == 100
+    assert leg["data"] == data and leg["validation"] == []
+    assert leg["augment"]["spin"] == 0.25 and leg["augment"]["flip"] == 0.5
+    assert leg["augment"]["rotate"] == section("train")["augment"]["rotate"]  # defaults under both
+    (tmp_path / "loop.yaml").write_text("extends: loop2.yaml\n")
+    (tmp_path / "loop2.yaml").write_text("extends: loop.yaml\n")
+    with pytest.raises(ConfigError, match="loop"):
+        section("train", tmp_path / "loop.yaml")
+    (tmp_path / "orphan.yaml").write_text("extends: gone.yaml\n")
+    with pytest.raises(ConfigError, match="gone.yaml: no such config file"):
+        section("train", tmp_path / "orphan.yaml")

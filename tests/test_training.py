@@ -148,6 +148,28 @@ def test_a_network_twice_as_wide_starts_as_the_narrow_one_even_in_training_mode(
     assert not torch.equal(wide.conv2[0].weight[:8], wide.conv2[0].weight[8:16])
 
 
+def test_a_run_at_another_input_size_starts_from_the_same_layers_weights(tmp_path):
+    """h160 has h128's layers on a larger crop: `init: posevid-h128.pt` must start it with those
+    weights as they are (the network is fully convolutional), and a preset with other layers
+    that is not twice as wide must still be refused with one line."""
+    from posevid.errors import PosevidError
+    from posevid.network.nets import SpatialNetFusion
+    from posevid.network.presets import PRESETS
+    from posevid.train.pose import _initial
+
+    torch.manual_seed(0)
+    src = SpatialNetFusion(PRESETS["h128"]).eval()
+    path = tmp_path / "h128.pt"
+    weights.save(path, src, None, {})
+    cfg = section("train", None, preset="h160", stage="fusion", init=str(path), batchnorm=True)
+    net = _initial(cfg, torch.device("cpu"))
+    assert net.preset.input_size == 160
+    for name, tensor in src.state_dict().items():
+        assert torch.equal(net.state_dict()[name], tensor), name
+    with pytest.raises(PosevidError, match="does not match"):
+        _initial({**cfg, "preset": "q128"}, torch.device("cpu"))
+
+
 def test_joints_pushed_out_of_the_crop_are_ignored_not_trained_as_absent(tmp_path, figure_set):
     from posevid.train.pose import TrainingData
 

@@ -47,6 +47,9 @@ PRESETS: dict[str, Preset] = {
     # Half width on the same 128×128 input: every channel of q128 doubled, so it can start
     # from q128's weights (train/widen.py); about 3.6 times q128's arithmetic.
     "h128": _scaled("h128", 0.5, 128),
+    # h128's layers on a 160×160 input (40×40 heatmaps): the arms seen 1.25 times finer for
+    # about 1.56 times the arithmetic; it can start from h128's weights as they are.
+    "h160": _scaled("h160", 0.5, 160),
     "tiny": _scaled("tiny", 0.0625),
 }
 

@@ -34,7 +34,7 @@ from ..person.roi import BOX_SIDE
 from .datasets import augment, colour_and_blur, iterate_sources, load_pixels
 from .feeding import TimeBudget, batch_stream
 from .pack import Packed, read_pack
-from .widen import doubles, widen
+from .widen import doubles, same_layers, widen
 
 CHECKPOINT = "checkpoint.pt"
 LOG = "loss.csv"
@@ -221,7 +221,7 @@ def _initial(cfg: dict[str, Any], device: torch.device) -> torch.nn.Module:
         src, _, meta = weights.load(cfg["init"])
         if src.preset != net.preset and doubles(src.preset, net.preset):
             widen(src, net, seed=cfg["seed"])  # twice as wide: every channel copied (train/widen.py)
-        elif src.preset != net.preset:
+        elif not same_layers(src.preset, net.preset):
             raise PosevidError(f"{cfg['init']}: preset {src.preset.name} does not match {net.preset.name}"
                                " (nor is it half as wide)")
         else:

@@ -29,6 +29,12 @@ def doubles(narrow: Preset, wide: Preset) -> bool:
             and all(2 * a == b for a, b in pairs))
 
 
+def same_layers(a: Preset, b: Preset) -> bool:
+    """Whether two presets have the same channel counts (so the same weight tensors), whatever
+    their input size: the network is fully convolutional, so h128's weights start h160."""
+    return a.spatial == b.spatial and a.fusion == b.fusion
+
+
 def _copies(narrow: int, wide: int) -> list[int]:
     """For each of `wide` channels, the narrow channel it copies: the first `narrow` are the
     originals, the rest copy them in turn."""
