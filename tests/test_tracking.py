@@ -443,3 +443,36 @@ def test_the_pipeline_weighs_people_by_its_own_network(tmp_path):
     assert len(set(np.round(read, 3))) == len(read) and all(0 < c < 1 for c in read)
     best = max(zip(tracks, read, strict=True), key=lambda tc: prominence(tc[0].roi, tc[0].score, 640, 360) * tc[1])
     assert res.box == best[0].roi
+
+
+
+def test_photos_small_in_a_wide_frame_over_one_backdrop_are_each_followed_at_once(tmp_path):
+    """A slideshow of small photos over one backdrop (lsp80_wide's kind): the whole frame keeps
+    its layout, so no cut is seen, but the followed person's box shows something else when the
+    next photo is elsewhere (BOX_CHANGE). The detector looks again in that very frame and the
+    tracker follows the new person, instead of holding the old box for HOLD_SECONDS."""
+    clip, anchor = signer()
+    video = tmp_path / "photos.mp4"
+    places = [(80, 300), (820, 60), (460, 300), (860, 300)]
+    backdrop = texture(720, 1280, seed=3)
+    truth = []
+    with av.open(str(video), "w") as out:
+        vs = out.add_stream("libx264", rate=10)
+        vs.width, vs.height, vs.pix_fmt = 1280, 720, "yuv420p"
+        for k, (x, y) in enumerate(places):
+            photo = texture(400, 400, seed=60 + k)
+            head_shoulders = paste_person(photo, clip[0], anchor, 200, 160, 240)
+            img = backdrop.copy()
+            img[y:y + 400, x:x + 400] = photo
+            for _ in range(4):  # each photo shown for 4 frames
+                truth.append(head_shoulders + [x, y])
+                for packet in vs.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                    out.mux(packet)
+        for packet in vs.encode(None):
+            out.mux(packet)
+    tracker = PersonTracker("main", fps=10)
+    with VideoReader(video) as reader:
+        for frame in reader.frames():
+            box = tracker.region(frame.image, frame.index)
+            assert box is not None and inside(box.as_xywh(), truth[frame.index][1:].mean(0)), (frame.index, box)
+    assert not tracker._shots.cuts  # the whole frame never looked cut
