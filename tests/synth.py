@@ -135,6 +135,17 @@ def people_video(path: Path, people: list[dict], frames: int = 30, size: tuple[i
     return truth
 
 
+def encode_frames(path: Path, frames: list[np.ndarray], fps: int = 25, pix_fmt: str = "yuv420p") -> None:
+    """Encode RGB frames (all of the first one's size) as an H.264 video: slideshows and stills."""
+    h, w = frames[0].shape[:2]
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("libx264", rate=fps)
+        vs.width, vs.height, vs.pix_fmt = w, h, pix_fmt
+        for img in frames:
+            out.mux(vs.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
+        out.mux(vs.encode(None))
+
+
 def make_video(path: Path, frames: int = 20, size: tuple[int, int] = (160, 120), fps: int = 25,
                audio: bool = False, rotation: int = 0, codec: str = "libx264", moving: bool = True,
                pix_fmt: str = "yuv420p", cuts: tuple[int, ...] = (), fmt: str | None = None,

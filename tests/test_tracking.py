@@ -5,12 +5,11 @@ from __future__ import annotations
 import csv
 import json
 
-import av
 import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from synth import paste_person, people_video, signer, texture
+from synth import encode_frames, paste_person, people_video, signer, texture
 
 from posevid.cli import main
 from posevid.io.schema import validate
@@ -230,14 +229,7 @@ def test_a_faint_person_in_a_photo_is_taken_but_not_in_a_video(tmp_path, tiny_mo
     doc = run_auto(tmp_path, tiny_model, photo, "--no-video")
     assert doc["frames"][0]["status"] == "ok" and inside(doc["frames"][0]["box"], head_shoulders[1:].mean(0))
     video = tmp_path / "faint.mp4"
-    with av.open(str(video), "w") as out:
-        vs = out.add_stream("libx264", rate=10)
-        vs.width, vs.height, vs.pix_fmt = 640, 360, "yuv444p"
-        for _ in range(3):
-            for packet in vs.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
-                out.mux(packet)
-        for packet in vs.encode(None):
-            out.mux(packet)
+    encode_frames(video, [img] * 3, fps=10, pix_fmt="yuv444p")
     doc = run_auto(tmp_path, tiny_model, video, "--no-video", "--overwrite")
     assert all(f["status"] == "no_person" for f in doc["frames"])
     plain = tmp_path / "plain.png"
@@ -272,17 +264,11 @@ def test_photos_shown_one_a_frame_over_like_backdrops_are_each_found(tmp_path, t
     clip, anchor = signer()
     video = tmp_path / "slides.mp4"
     places = [(150, 120), (480, 250), (300, 160), (520, 120), (120, 260), (400, 200)]
-    truth = []
-    with av.open(str(video), "w") as out:
-        vs = out.add_stream("libx264", rate=5)
-        vs.width, vs.height, vs.pix_fmt = 640, 360, "yuv420p"
-        for i, (x, y) in enumerate(places):
-            img = texture(360, 640, seed=40 + i)
-            truth.append(paste_person(img, clip[0], anchor, x, y, 170))
-            for packet in vs.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
-                out.mux(packet)
-        for packet in vs.encode(None):
-            out.mux(packet)
+    truth, frames = [], []
+    for i, (x, y) in enumerate(places):
+        frames.append(texture(360, 640, seed=40 + i))
+        truth.append(paste_person(frames[-1], clip[0], anchor, x, y, 170))
+    encode_frames(video, frames, fps=5)
     doc = run_auto(tmp_path, tiny_model, video, "--window", "0", "--no-video")
     for f, head_shoulders in zip(doc["frames"], truth, strict=True):
         assert f["box"] is not None and inside(f["box"], head_shoulders[1:].mean(0)), (f["index"], f["box"])
@@ -375,12 +361,7 @@ def test_a_small_person_in_a_video_is_framed_again_when_detected(tmp_path):
 
     img, truth = small_person()
     path = tmp_path / "small.mp4"
-    with av.open(str(path), "w") as out:
-        vs = out.add_stream("libx264", rate=25)
-        vs.width, vs.height, vs.pix_fmt = 1280, 720, "yuv420p"
-        for _ in range(3):
-            out.mux(vs.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
-        out.mux(vs.encode(None))
+    encode_frames(path, [img] * 3)
     with VideoReader(path) as reader:
         first = next(reader.frames()).image
     detected = PersonTracker("main").region(first, 0)
@@ -445,7 +426,6 @@ def test_the_pipeline_weighs_people_by_its_own_network(tmp_path):
     assert res.box == best[0].roi
 
 
-
 def test_photos_small_in_a_wide_frame_over_one_backdrop_are_each_followed_at_once(tmp_path):
     """A slideshow of small photos over one backdrop (lsp80_wide's kind): the whole frame keeps
     its layout, so no cut is seen, but the followed person's box shows something else when the
@@ -455,21 +435,15 @@ def test_photos_small_in_a_wide_frame_over_one_backdrop_are_each_followed_at_onc
     video = tmp_path / "photos.mp4"
     places = [(80, 300), (820, 60), (460, 300), (860, 300)]
     backdrop = texture(720, 1280, seed=3)
-    truth = []
-    with av.open(str(video), "w") as out:
-        vs = out.add_stream("libx264", rate=10)
-        vs.width, vs.height, vs.pix_fmt = 1280, 720, "yuv420p"
-        for k, (x, y) in enumerate(places):
-            photo = texture(400, 400, seed=60 + k)
-            head_shoulders = paste_person(photo, clip[0], anchor, 200, 160, 240)
-            img = backdrop.copy()
-            img[y:y + 400, x:x + 400] = photo
-            for _ in range(4):  # each photo shown for 4 frames
-                truth.append(head_shoulders + [x, y])
-                for packet in vs.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
-                    out.mux(packet)
-        for packet in vs.encode(None):
-            out.mux(packet)
+    truth, frames = [], []
+    for k, (x, y) in enumerate(places):
+        photo = texture(400, 400, seed=60 + k)
+        head_shoulders = paste_person(photo, clip[0], anchor, 200, 160, 240)
+        img = backdrop.copy()
+        img[y:y + 400, x:x + 400] = photo
+        truth += [head_shoulders + [x, y]] * 4  # each photo shown for 4 frames
+        frames += [img] * 4
+    encode_frames(video, frames, fps=10)
     tracker = PersonTracker("main", fps=10)
     with VideoReader(video) as reader:
         for frame in reader.frames():

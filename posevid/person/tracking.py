@@ -277,16 +277,19 @@ class PersonTracker:
                            if index <= min(max(t.seen, t.posed + self.lag) + self.hold, t.seen + self.pose_hold)
                            and not (t.id in changed and t.seen != index)]
             for t in self.tracks if not self.independent else ():
-                t.thumb = box_thumbnail(rgb, t.roi.x, t.roi.y, t.roi.side)
+                if t.thumb is None or t.seen == index:  # new, or its box moved by a detection since _changed
+                    t.thumb = box_thumbnail(rgb, t.roi.x, t.roi.y, t.roi.side)
             return list(self.tracks)
 
     def _changed(self, rgb: np.ndarray) -> set[int]:
-        """Ids of the tracks whose box shows something else than in the last frame (BOX_CHANGE)."""
+        """Ids of the tracks whose box shows something else than in the last frame (BOX_CHANGE);
+        each track's thumbnail becomes this frame's."""
         out = set()
         for t in self.tracks:
             now = box_thumbnail(rgb, t.roi.x, t.roi.y, t.roi.side)
             if t.thumb is not None and now is not None and correlation(now, t.thumb) < BOX_CHANGE:
                 out.add(t.id)
+            t.thumb = now
         return out
 
     def region(self, rgb: np.ndarray, index: int) -> Roi | None:

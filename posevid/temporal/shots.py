@@ -32,25 +32,23 @@ LAYOUT_CORRELATION = 0.25
 THUMB = 32
 
 
-def thumbnail(rgb: np.ndarray) -> np.ndarray:
-    """THUMB×THUMB grey, zero mean: the frame's layout, blind to noise and small motion."""
-    g = cv2.cvtColor(cv2.resize(rgb, (THUMB, THUMB), interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY)
+def thumbnail(rgb: np.ndarray, size: int = THUMB) -> np.ndarray:
+    """size×size grey, zero mean: the frame's layout, blind to noise and small motion."""
+    g = cv2.cvtColor(cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY)
     g = g.astype(np.float32)
     return g - g.mean()
 
 
 def box_thumbnail(rgb: np.ndarray, x: float, y: float, side: float, size: int = 16) -> np.ndarray | None:
-    """size×size grey, zero mean, of the part of a square box (x, y, side) inside the frame: what
-    is at one person's place (person/tracking.py BOX_CHANGE). None when under 4 pixels of it are
+    """thumbnail() of the part of a square box (x, y, side) inside the frame: what is at one
+    person's place (person/tracking.py BOX_CHANGE). None when under 4 pixels of it are
     in the frame."""
     h, w = rgb.shape[:2]
     x0, y0 = max(0, int(x)), max(0, int(y))
     x1, y1 = min(w, int(x + side)), min(h, int(y + side))
     if x1 - x0 < 4 or y1 - y0 < 4:
         return None
-    g = cv2.cvtColor(cv2.resize(rgb[y0:y1, x0:x1], (size, size), interpolation=cv2.INTER_AREA),
-                     cv2.COLOR_RGB2GRAY).astype(np.float32)
-    return g - g.mean()
+    return thumbnail(rgb[y0:y1, x0:x1], size)
 
 
 def correlation(a: np.ndarray, b: np.ndarray) -> float:
