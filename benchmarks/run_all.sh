@@ -20,6 +20,7 @@ if [ "${1:-}" != "--assemble-only" ]; then
   $PY memory.py --size 160x90
   $PY roi_accuracy.py
   $PY cuts.py
+  $PY unseen.py || echo "(unseen.py skipped: needs work-data/mmpose, see docs/training.md)"
 fi
 {
   echo "# Performance"
@@ -34,7 +35,7 @@ fi
   # the standing sections first, in this order; then every other result file (runs with other
   # options or on another machine), by name
   order="throughput-h128 throughput-avx2 throughput-q128 throughput-people throughput network precision
-         flow_presets versus_mediapipe memory gpu roi_accuracy cuts detector accuracy"
+         flow_presets versus_mediapipe memory gpu roi_accuracy cuts detector accuracy unseen"
   others=$(ls results/*.md | xargs -n1 basename | sed 's/\.md$//' | grep -vxF -f <(echo $order | tr ' ' '\n') || true)
   for part in $order $others; do
     [ -f "results/$part.md" ] || continue

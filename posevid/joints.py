@@ -64,9 +64,35 @@ alone (15% of LSP Extended) sits 0.2 torso higher, and mixing the two teaches tw
 #: Joints of LSP_MAPPING whose source points must all be labelled (the head, see above).
 LSP_COMPLETE: tuple[int, ...] = (0,)
 
+#: Keypoint names of COCO-style files (their categories[0].keypoints, lower case, spaces as
+#: underscores), for files whose points are not COCO's 17 in COCO's order (Human3.6M, CrowdPose,
+#: AI Challenger, PoseTrack, JHMDB as mmpose writes them): the arm joints by name; the head from
+#: the face points when the file names any, else, as LSP's, the midpoint of a head top and a neck,
+#: labelled only when both are (named_mapping).
+FACE_NAMES: tuple[str, ...] = ("nose", "left_eye", "right_eye", "left_ear", "right_ear")
+HEAD_TOP_NAMES: tuple[str, ...] = ("head_top", "head")
+NECK_NAMES: tuple[str, ...] = ("neck", "head_bottom", "neck_base", "thorax")
+
+
+def named_mapping(names: Sequence[str]) -> tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]:
+    """(mapping, complete) for map_joints from a file's keypoint names (FACE_NAMES above)."""
+    index = {n.lower().replace(" ", "_"): i for i, n in enumerate(names)}
+    face = tuple(index[n] for n in FACE_NAMES if n in index)
+    top = next((index[n] for n in HEAD_TOP_NAMES if n in index), None)
+    neck = next((index[n] for n in NECK_NAMES if n in index), None)
+    head, complete = (face, ()) if face else ((top, neck), (0,)) if top is not None and neck is not None else ((), ())
+    arms = tuple((index[n],) if n in index else () for n in JOINTS[1:])
+    return (head, *arms), complete
+
+
 FLIC_MAPPING: tuple[tuple[int, ...], ...] = ((12, 13, 16), (3,), (0,), (4,), (1,), (5,), (2,))
 """FLIC (29 points: lsho, lelb, lwri, rsho, relb, rwri, ..., leye 12, reye 13, nose 16)."""
 
+COCO_NAMES: tuple[str, ...] = (
+    "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
+    "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee",
+    "right_knee", "left_ankle", "right_ankle")
+"""COCO's 17 keypoints in their order (files that do not name theirs)."""
 COCO_MAPPING: tuple[tuple[int, ...], ...] = ((0, 1, 2, 3, 4), (6,), (5,), (8,), (7,), (10,), (9,))
 """COCO keypoints (17: nose, eyes, ears, shoulders, elbows, wrists, ...)."""
 

@@ -264,6 +264,28 @@ def test_coco_reader_maps_keypoints(tmp_path):
     assert s[0].joints[0].tolist() == [4, 4]  # mean of nose, eyes, ears at x = 0, 2, 4, 6, 8
 
 
+def test_coco_style_files_that_name_other_points_are_read_by_name(tmp_path):
+    """Human3.6M's 17 points are not COCO's (index 5 is its right knee, not a shoulder), and AI
+    Challenger's 14 have a head top and a neck instead of face points: read by their names."""
+    h36m = ["root", "right_hip", "right_knee", "right_foot", "left_hip", "left_knee", "left_foot", "spine",
+            "thorax", "neck_base", "head", "left_shoulder", "left_elbow", "left_wrist", "right_shoulder",
+            "right_elbow", "right_wrist"]
+    aic = ["Right Shoulder", "Right Elbow", "Right Wrist", "Left Shoulder", "Left Elbow", "Left Wrist", "Right Hip",
+           "Right Knee", "Right Ankle", "Left Hip", "Left Knee", "Left Ankle", "Head top", "Neck"]
+    for names in (h36m, aic):
+        kp = np.array([[10.0 * i, 3.0 * i, 2] for i in range(len(names))])
+        doc = {"images": [{"id": 1, "file_name": "a.jpg"}], "categories": [{"keypoints": names}],
+               "annotations": [{"image_id": 1, "keypoints": kp.ravel().tolist()}]}
+        (tmp_path / "k.json").write_text(json.dumps(doc))
+        s, = read_coco(tmp_path / "k.json", tmp_path)
+        at = {n.lower().replace(" ", "_"): kp[i, :2] for i, n in enumerate(names)}
+        assert s.labelled.all()
+        assert s.joints[1].tolist() == at["right_shoulder"].tolist() and s.joints[6].tolist() == at["left_wrist"].tolist()
+        top, neck = (at["head"], at["neck_base"]) if "head" in at else (at["head_top"], at["neck"])
+        assert np.allclose(s.joints[0], (top + neck) / 2)
+        assert s.torso == pytest.approx(np.linalg.norm(at["right_shoulder"] - at["left_hip"]))
+
+
 def test_posevid_reader_round_trips_annotate_json(tmp_path, figure_set):
     root, truth = figure_set
     s = read_posevid(root / "labels.json")

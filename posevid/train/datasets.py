@@ -26,7 +26,16 @@ import numpy as np
 import scipy.io
 
 from ..io.writers import read_json, record_arrays
-from ..joints import COCO_MAPPING, FLIC_MAPPING, LSP_COMPLETE, LSP_MAPPING, NUM_JOINTS, map_joints
+from ..joints import (
+    COCO_MAPPING,
+    COCO_NAMES,
+    FLIC_MAPPING,
+    LSP_COMPLETE,
+    LSP_MAPPING,
+    NUM_JOINTS,
+    map_joints,
+    named_mapping,
+)
 from ..person.roi import Roi, body_box, crop, from_joints
 
 #: Confidence below which a teacher label is treated as unlabelled.
@@ -89,18 +98,35 @@ def read_joints_mat(labels: Path, images: Path, first: int = 1, last: int | None
 
 
 def read_coco(labels: Path, images: Path, min_keypoints: int = 4) -> list[Sample]:
-    """COCO keypoints JSON: one sample per annotated person with enough upper-body points."""
+    """COCO keypoints JSON: one sample per annotated person with enough upper-body points.
+
+    Where the file names its keypoints (categories[0].keypoints), they are read by name
+    (joints.named_mapping): files in COCO's layout with other points or another order (Human3.6M,
+    CrowdPose, AI Challenger, PoseTrack, JHMDB) are read right; without names, COCO's 17. With hips
+    named, each sample keeps its torso (right shoulder to left hip) for torso-normalised PCK."""
     doc = json.loads(Path(labels).read_text())
     files = {im["id"]: im["file_name"] for im in doc.get("images", [])}
+    names = next((c["keypoints"] for c in doc.get("categories", []) if c.get("keypoints")), None)
+    mapping, complete = named_mapping(names) if names else (COCO_MAPPING, ())
+    index = {n.lower().replace(" ", "_"): i for i, n in enumerate(names or COCO_NAMES)}
+    left_hip = index.get("left_hip")
     samples = []
     for ann in doc.get("annotations", []):
         kp = np.asarray(ann.get("keypoints", []), dtype=np.float64).reshape(-1, 3)
-        if len(kp) < 17 or ann.get("iscrowd", 0):
+        if (len(kp) < 17 and not names) or ann.get("iscrowd", 0):
             continue
-        joints, labelled = map_joints(kp[:, :2], kp[:, 2] > 0, COCO_MAPPING)
+        joints, labelled = map_joints(kp[:, :2], kp[:, 2] > 0, mapping, complete)
         if labelled.sum() >= min_keypoints and ann["image_id"] in files:
-            samples.append(Sample(str(Path(images) / files[ann["image_id"]]), None, joints, labelled))
+            samples.append(Sample(str(Path(images) / files[ann["image_id"]]), None, joints, labelled,
+                                  torso=_torso(joints, labelled, kp, left_hip)))
     return samples
+
+
+def _torso(joints: np.ndarray, labelled: np.ndarray, kp: np.ndarray, left_hip: int | None) -> float | None:
+    """Right shoulder to left hip, as read_joints_mat measures LSP's torso (None unless both are labelled)."""
+    if left_hip is None or left_hip >= len(kp) or kp[left_hip, 2] <= 0 or not labelled[1]:
+        return None
+    return float(np.linalg.norm(joints[1] - kp[left_hip, :2]))
 
 
 def read_posevid(labels: Path, videos: Path | None = None, min_confidence: float = LABEL_CONFIDENCE) -> list[Sample]:
