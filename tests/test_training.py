@@ -280,7 +280,8 @@ def test_coco_style_files_that_name_other_points_are_read_by_name(tmp_path):
         s, = read_coco(tmp_path / "k.json", tmp_path)
         at = {n.lower().replace(" ", "_"): kp[i, :2] for i, n in enumerate(names)}
         assert s.labelled.all()
-        assert s.joints[1].tolist() == at["right_shoulder"].tolist() and s.joints[6].tolist() == at["left_wrist"].tolist()
+        assert s.joints[1].tolist() == at["right_shoulder"].tolist()
+        assert s.joints[6].tolist() == at["left_wrist"].tolist()
         top, neck = (at["head"], at["neck_base"]) if "head" in at else (at["head_top"], at["neck"])
         assert np.allclose(s.joints[0], (top + neck) / 2)
         assert s.torso == pytest.approx(np.linalg.norm(at["right_shoulder"] - at["left_hip"]))
