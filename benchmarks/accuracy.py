@@ -45,7 +45,7 @@ from posevid.config import section
 from posevid.io.images import ImageReader
 from posevid.io.video import VideoReader
 from posevid.joints import JOINT_TYPES, NUM_JOINTS
-from posevid.person.roi import body_box, body_scale
+from posevid.person.roi import Roi, body_box, body_scale
 from posevid.pipeline import Annotator
 from posevid.result import PoseResult
 from posevid.train.datasets import Sample, iterate_sources, label_regions, read_source, videos_of
@@ -138,6 +138,25 @@ def mean_prior(train_sources: list[dict]) -> np.ndarray:
     return total / np.maximum(count, 1)[:, None]
 
 
+def read_photo(sample: Sample, box: Roi, auto: Annotator, boxed: Annotator, prior: np.ndarray,
+               photo_teacher) -> tuple[np.ndarray, dict[str, np.ndarray | None], PoseResult]:  # noqa: ANN001
+    """One labelled photo by the methods every table shows: posevid as a user runs it ("auto"),
+    with the labelled `box`, the constant prior placed in that box, and MediaPipe on the whole photo
+    (when `photo_teacher` is given). Returns the photo, each method's joints (NaN where not shown,
+    None when nobody was found) and the labelled-box result (its confidences)."""
+    with ImageReader(Path(sample.source)) as reader:
+        frame = next(reader.frames()).image
+        found = {"auto": shown_joints(next(auto.run(reader)))}
+    with ImageReader(Path(sample.source)) as reader:
+        res = next(boxed.run(reader, regions=lambda f: box))
+    found["box"] = shown_joints(res)
+    found["prior"] = prior * box.side + [box.x, box.y]
+    if photo_teacher is not None:
+        pose = photo_teacher(frame)
+        found["mediapipe"] = None if pose is None else pose[0]
+    return frame, found, res
+
+
 def evaluate_photos(samples: list[Sample], auto: Annotator, boxed: Annotator, prior: np.ndarray, teacher,  # noqa: ANN001
                     conf_log: list, backgrounds: list[np.ndarray]) -> dict[str, Scores]:
     """Each photo as it is and (auto_wide) at its native size off-centre in a 1280×720 frame of
@@ -151,33 +170,27 @@ def evaluate_photos(samples: list[Sample], auto: Annotator, boxed: Annotator, pr
         box = body_box(s.joints, s.labelled)
         if box is None:
             continue
-        with ImageReader(Path(s.source)) as reader:
-            frame = next(reader.frames())
-            scores["auto"].add(s, shown_joints(next(auto.run(reader))))
+        image, found, res = read_photo(s, box, auto, boxed, prior, None if teacher is None else teacher["photo"])
+        group = lean(s)
+        for k, pred in found.items():
+            scores[k].add(s, pred)
+        scores[f"box {group}"].add(s, found["box"])
+        conf_log.append((s, found["box"], res.confidence))
+        if teacher is not None:
+            scores[f"mediapipe {group}"].add(s, found["mediapipe"])
         rng = np.random.default_rng([2, i])
         bg = backgrounds[i % len(backgrounds)] if backgrounds and i % 2 else None
-        if max(frame.image.shape[:2]) < 700:
-            wide, offset = place_native(frame.image, rng, bg)
+        if max(image.shape[:2]) < 700:
+            wide, offset = place_native(image, rng, bg)
             cv2.imwrite(str(tmp / "wide.png"), cv2.cvtColor(wide, cv2.COLOR_RGB2BGR))
             with ImageReader(tmp / "wide.png") as reader:
-                found = shown_joints(next(auto.run(reader)))
+                found_wide = shown_joints(next(auto.run(reader)))
             moved = Sample(s.source, None, s.joints + offset, s.labelled, torso=s.torso)
-            scores["auto_wide"].add(moved, found)
+            scores["auto_wide"].add(moved, found_wide)
             slides.append((wide, moved))
             if teacher is not None:
-                found = teacher["photo"](wide)
-                scores["mediapipe_wide"].add(moved, None if found is None else found[0])
-        with ImageReader(Path(s.source)) as reader:
-            res = next(boxed.run(reader, regions=lambda f, b=box: b))
-            group = lean(s)
-            scores["box"].add(s, shown_joints(res))
-            scores[f"box {group}"].add(s, shown_joints(res))
-            conf_log.append((s, shown_joints(res), res.confidence))
-        scores["prior"].add(s, prior * box.side + [box.x, box.y])
-        if teacher is not None:
-            found = teacher["photo"](frame.image)
-            scores["mediapipe"].add(s, None if found is None else found[0])
-            scores[f"mediapipe {group}"].add(s, None if found is None else found[0])
+                pose = teacher["photo"](wide)
+                scores["mediapipe_wide"].add(moved, None if pose is None else pose[0])
     evaluate_slides(slides, auto, tmp / "slides.mp4", scores["auto_slides"])
     return scores
 

@@ -19,13 +19,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from accuracy import TYPES, Scores, mean_prior, shown_joints
+from accuracy import TYPES, Scores, mean_prior, read_photo
 from common import ROOT, default_model, machine, markdown_table, parser, publish
 
 from posevid import settings as annotate_settings
 from posevid.config import section
-from posevid.io.images import ImageReader
-from posevid.person.roi import body_box
+from posevid.person.roi import Roi, body_box
 from posevid.pipeline import Annotator
 from posevid.train.datasets import Sample, read_coco
 
@@ -46,22 +45,24 @@ DEFAULT_SETS = (
 SHOWN_FROM = 3
 
 
-def single_people(labels: Path, images: Path) -> list[Sample]:
-    """The samples of photos with exactly one labelled person, with a torso and a crop-rule box;
-    images are looked for under `images` by their name when the file's path does not lead there."""
+def single_people(labels: Path, images: Path) -> list[tuple[Sample, Roi]]:
+    """The samples of photos with exactly one labelled person that have a torso, each with its
+    crop-rule box; images are looked for under `images` by their name when the file's path does
+    not lead there."""
     samples = read_coco(labels, images, min_keypoints=0)
     counts: dict[str, int] = {}
     for s in samples:
         counts[s.source] = counts.get(s.source, 0) + (int(s.labelled.sum()) >= 5)
     found = []
     for s in samples:
-        if counts[s.source] != 1 or s.labelled.sum() < 5 or s.torso is None or body_box(s.joints, s.labelled) is None:
+        box = body_box(s.joints, s.labelled)
+        if counts[s.source] != 1 or s.labelled.sum() < 5 or s.torso is None or box is None:
             continue
         path = Path(s.source)
         if not path.exists():
             path = next(iter(sorted(images.rglob(path.name))), path)
         if path.exists():
-            found.append(Sample(str(path), None, s.joints, s.labelled, torso=s.torso))
+            found.append((Sample(str(path), None, s.joints, s.labelled, torso=s.torso), box))
     return found
 
 
@@ -88,34 +89,23 @@ def main() -> None:
         except Exception as e:  # noqa: BLE001 - MediaPipe is an optional extra
             print(f"MediaPipe not available ({e}); its column is left out", file=sys.stderr)
     methods = {"auto": "posevid, as a user runs it", "box": "posevid, labelled box", "prior": "constant prior",
-               "mediapipe": "MediaPipe Pose"}
+               **({"mediapipe": "MediaPipe Pose"} if teacher is not None else {})}
     rows = []
     total = {k: Scores() for k in methods}
     count = 0
     for name, labels, images in sets:
         scores = {k: Scores() for k in methods}
         people = single_people(labels, images)
-        for s in people:
-            box = body_box(s.joints, s.labelled)
-            with ImageReader(Path(s.source)) as reader:
-                frame = next(reader.frames())
-                found = {"auto": shown_joints(next(auto.run(reader)))}
-            with ImageReader(Path(s.source)) as reader:
-                found["box"] = shown_joints(next(boxed.run(reader, regions=lambda f, b=box: b)))
-            found["prior"] = prior * box.side + [box.x, box.y]
-            if teacher is not None:
-                pose = teacher(frame.image)
-                found["mediapipe"] = None if pose is None else pose[0]
+        for s, box in people:
+            _, found, _ = read_photo(s, box, auto, boxed, prior, teacher)
             for k, pred in found.items():
                 scores[k].add(s, pred)
                 total[k].add(s, pred)
         count += len(people)
         if len(people) >= SHOWN_FROM:
-            rows += [[f"{name} ({len(people)})", methods[k], *v.row()] for k, v in scores.items()
-                     if k != "mediapipe" or teacher is not None]
+            rows += [[f"{name} ({len(people)})", methods[k], *v.row()] for k, v in scores.items()]
         print(f"  {name}: {len(people)} photos", file=sys.stderr, flush=True)
-    rows += [[f"all ({count})", methods[k], *v.row()] for k, v in total.items()
-             if k != "mediapipe" or teacher is not None]
+    rows += [[f"all ({count})", methods[k], *v.row()] for k, v in total.items()]
     header = ["set (photos)", "method", *TYPES, "upper body", "% shown", "% of shown right"]
     shown_model = model.resolve().relative_to(ROOT) if model.resolve().is_relative_to(ROOT) else model
     text = [f"# Accuracy on unseen labelled photos\n\nModel: `{shown_model}`. Machine: {machine()}.\n"

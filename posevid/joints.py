@@ -74,9 +74,14 @@ HEAD_TOP_NAMES: tuple[str, ...] = ("head_top", "head")
 NECK_NAMES: tuple[str, ...] = ("neck", "head_bottom", "neck_base", "thorax")
 
 
+def keypoint_index(names: Sequence[str]) -> dict[str, int]:
+    """Each keypoint's index by its name in one spelling ("Right Shoulder" -> "right_shoulder")."""
+    return {n.lower().replace(" ", "_"): i for i, n in enumerate(names)}
+
+
 def named_mapping(names: Sequence[str]) -> tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]:
     """(mapping, complete) for map_joints from a file's keypoint names (FACE_NAMES above)."""
-    index = {n.lower().replace(" ", "_"): i for i, n in enumerate(names)}
+    index = keypoint_index(names)
     face = tuple(index[n] for n in FACE_NAMES if n in index)
     top = next((index[n] for n in HEAD_TOP_NAMES if n in index), None)
     neck = next((index[n] for n in NECK_NAMES if n in index), None)
@@ -92,9 +97,8 @@ COCO_NAMES: tuple[str, ...] = (
     "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
     "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee",
     "right_knee", "left_ankle", "right_ankle")
-"""COCO's 17 keypoints in their order (files that do not name theirs)."""
-COCO_MAPPING: tuple[tuple[int, ...], ...] = ((0, 1, 2, 3, 4), (6,), (5,), (8,), (7,), (10,), (9,))
-"""COCO keypoints (17: nose, eyes, ears, shoulders, elbows, wrists, ...)."""
+"""COCO's 17 keypoints in their order, read by name (named_mapping) like any file's: for COCO files
+that do not name theirs. The head is the mean of nose, eyes and ears."""
 
 MEDIAPIPE_MAPPING: tuple[tuple[int, ...], ...] = ((0, 2, 5, 7, 8), (12,), (11,), (14,), (13,), (16,), (15,))
 """MediaPipe Pose (33 landmarks: nose 0, eyes 2/5, ears 7/8, shoulders 11/12, elbows 13/14, wrists 15/16)."""

@@ -27,12 +27,12 @@ import scipy.io
 
 from ..io.writers import read_json, record_arrays
 from ..joints import (
-    COCO_MAPPING,
     COCO_NAMES,
     FLIC_MAPPING,
     LSP_COMPLETE,
     LSP_MAPPING,
     NUM_JOINTS,
+    keypoint_index,
     map_joints,
     named_mapping,
 )
@@ -100,20 +100,20 @@ def read_joints_mat(labels: Path, images: Path, first: int = 1, last: int | None
 def read_coco(labels: Path, images: Path, min_keypoints: int = 4) -> list[Sample]:
     """COCO keypoints JSON: one sample per annotated person with enough upper-body points.
 
-    Where the file names its keypoints (categories[0].keypoints), they are read by name
-    (joints.named_mapping): files in COCO's layout with other points or another order (Human3.6M,
-    CrowdPose, AI Challenger, PoseTrack, JHMDB) are read right; without names, COCO's 17. With hips
+    Keypoints are read by name (joints.named_mapping): the file's own (categories[0].keypoints),
+    so that files in COCO's layout with other points or another order (Human3.6M, CrowdPose, AI
+    Challenger, PoseTrack, JHMDB) are read right; without names, COCO's 17 (COCO_NAMES). With hips
     named, each sample keeps its torso (right shoulder to left hip) for torso-normalised PCK."""
     doc = json.loads(Path(labels).read_text())
     files = {im["id"]: im["file_name"] for im in doc.get("images", [])}
-    names = next((c["keypoints"] for c in doc.get("categories", []) if c.get("keypoints")), None)
-    mapping, complete = named_mapping(names) if names else (COCO_MAPPING, ())
-    index = {n.lower().replace(" ", "_"): i for i, n in enumerate(names or COCO_NAMES)}
-    left_hip = index.get("left_hip")
+    named = next((c["keypoints"] for c in doc.get("categories", []) if c.get("keypoints")), None)
+    names = named or COCO_NAMES
+    mapping, complete = named_mapping(names)
+    left_hip = keypoint_index(names).get("left_hip")
     samples = []
     for ann in doc.get("annotations", []):
         kp = np.asarray(ann.get("keypoints", []), dtype=np.float64).reshape(-1, 3)
-        if (len(kp) < 17 and not names) or ann.get("iscrowd", 0):
+        if (not named and len(kp) < len(COCO_NAMES)) or ann.get("iscrowd", 0):
             continue
         joints, labelled = map_joints(kp[:, :2], kp[:, 2] > 0, mapping, complete)
         if labelled.sum() >= min_keypoints and ann["image_id"] in files:
