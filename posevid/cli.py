@@ -290,6 +290,34 @@ def label(inputs: tuple[Path, ...], out_dir: Path, threshold: float, people: str
         sys.exit(1)
 
 
+@main.command("check-sides")
+@click.argument("config_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="JSON list of the image file names whose labels have left and right the viewer's way.")
+@click.option("-q", "--quiet", is_flag=True)
+@friendly
+def check_sides(config_file: str, out_file: Path, quiet: bool) -> None:
+    """List the labelled photos of a training config whose left and right the MediaPipe teacher reads
+    the other way round (a data source's `swapped: FILE` then reads them with the sides exchanged)."""
+    from tqdm import tqdm  # noqa: PLC0415
+
+    from .config import section  # noqa: PLC0415
+    from .train.datasets import read_source  # noqa: PLC0415
+    from .train.sides import find_viewer_sided, write_list  # noqa: PLC0415
+    from .train.teacher import Teacher  # noqa: PLC0415
+
+    specs = [{k: v for k, v in spec.items() if k != "swapped"} for spec in section("train", config_file)["data"]
+             if spec["type"] != "posevid"]
+    photos = [s for spec in specs for s in read_source(spec)]
+    teacher = Teacher(video=False)
+    try:
+        names = find_viewer_sided(tqdm(photos, disable=quiet, unit="photo"), teacher)
+    finally:
+        teacher.close()
+    write_list(names, out_file)
+    click.echo(f"{len(names)} of {len(photos)} labelled photos have left and right the other way -> {out_file}")
+
+
 @main.command()
 @click.argument("config_file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt exactly where it stopped.")

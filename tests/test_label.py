@@ -4,11 +4,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
+import scipy.io
+import yaml
 from click.testing import CliRunner
 from synth import make_video
 
 from posevid.cli import main
+from posevid.io.video import VideoReader
+from posevid.train.datasets import read_source
 
 pytest.importorskip("mediapipe", reason="the teacher extra (mediapipe==0.10.14) is not installed")
 
@@ -93,3 +99,42 @@ def test_label_people_all_gives_every_person_a_record_and_the_detector_reads_the
     assert people[0].image is people[1].image  # one decoded frame, shared
     first = sorted(body_box(s.joints, s.labelled).x for s in samples[:2])
     assert first[1] - first[0] > 200  # two boxes, one per person
+
+
+def test_check_sides_lists_the_photo_labelled_the_viewers_way_and_training_reads_it_the_persons(tmp_path):
+    """Two frames of the shipped signer clip as photos with LSP labels (the reference's joints):
+    the first labelled the person's way, the second with right and left exchanged, as a labeller
+    facing her would. check-sides lists only the second; a source naming that list reads it right."""
+    root = Path(__file__).resolve().parents[1]
+    ref = {f["index"]: f["joints"] for f in
+           json.loads((root / "tests" / "data" / "signer_mediapipe.json").read_text())["frames"]}
+    frames = (36, 40)  # every arm joint seen confidently by the teacher
+    (tmp_path / "images").mkdir()
+    with VideoReader(root / "examples" / "signer.mp4") as reader:
+        for fr in reader.frames():
+            if fr.index in frames:
+                k = frames.index(fr.index) + 1
+                cv2.imwrite(str(tmp_path / "images" / f"im{k:05d}.jpg"), cv2.cvtColor(fr.image, cv2.COLOR_RGB2BGR))
+    lsp = np.full((14, 3, 2), -1.0)
+    order = {8: "right_shoulder", 7: "right_elbow", 6: "right_wrist", 9: "left_shoulder", 10: "left_elbow",
+             11: "left_wrist"}
+    other = {8: 9, 7: 10, 6: 11, 9: 8, 10: 7, 11: 6}
+    for n, index in enumerate(frames):
+        for lsp_k, name in order.items():
+            target = lsp_k if n == 0 else other[lsp_k]   # the second photo: sides exchanged
+            lsp[target, :2, n] = ref[index][name][:2]
+            lsp[target, 2, n] = 1
+        head = np.array(ref[index]["head"][:2])
+        lsp[12, :2, n], lsp[13, :2, n] = head + [0, 60], head - [0, 60]   # neck, head top
+    scipy.io.savemat(tmp_path / "joints.mat", {"joints": lsp})
+    spec = {"type": "lsp", "labels": str(tmp_path / "joints.mat"), "images": str(tmp_path / "images")}
+    (tmp_path / "cfg.yaml").write_text(yaml.safe_dump({"train": {"data": [spec]}}))
+    out = tmp_path / "swapped.json"
+    r = CliRunner().invoke(main, ["check-sides", str(tmp_path / "cfg.yaml"), "-o", str(out), "-q"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(out.read_text()) == ["im00002.jpg"]
+    assert "1 of 2 labelled photos" in r.output
+    fixed = read_source({**spec, "swapped": str(out)})
+    for s, index in zip(fixed, frames, strict=True):
+        assert np.allclose(s.joints[1], ref[index]["right_shoulder"][:2])   # the person's right, both photos
+        assert np.allclose(s.joints[6], ref[index]["left_wrist"][:2])

@@ -212,6 +212,35 @@ def test_spin_turns_crops_every_way_and_the_joints_with_them():
     assert all(abs(np.degrees(np.arctan2(q[0] - 32, 32 - q[1]))) <= 10.5 for q in no_spin)
 
 
+def test_a_scale_range_draws_crops_between_its_factors_leaning_large():
+    from posevid.train.datasets import CACHE_MARGIN, augment
+
+    size, p = 64, 96
+    box = p / CACHE_MARGIN
+    patch = np.zeros((p, p, 3), np.uint8)
+    joints = np.array([[48.0 - 10, 48.0], [48.0 + 10, 48.0]] + [[48.0, 48.0]] * 5)  # 20 px apart
+    fixed = {"crop": 1.0, "shift": 0.0, "flip": 0.0, "rotate": 0.0, "colour": 0.0}
+
+    def factors(scale: object) -> np.ndarray:
+        # the crop's side over the box, from how far apart the two joints land
+        out = []
+        for seed in range(200):
+            _, pts, _ = augment(patch, joints, np.ones(7, bool), np.random.default_rng(seed),
+                                {**fixed, "scale": scale}, size)
+            out.append(20 * size / (box * np.linalg.norm(pts[1] - pts[0])))
+        return np.array(out)
+
+    lean = factors([0.74, 1.7])
+    assert lean.min() >= 0.74 - 1e-3 and lean.max() <= 1.7 + 1e-3
+    assert lean.min() < 0.8 and lean.max() > 1.6       # the whole range is drawn
+    assert np.mean(lean > 1) > 0.6                      # most crops are larger than the box
+    even = factors(0.35)
+    assert even.min() >= 1 / 1.35 - 1e-3 and even.max() <= 1.35 + 1e-3
+    assert 0.35 < np.mean(even > 1) < 0.65
+    with pytest.raises(ValueError, match="lo <= hi"):
+        factors([1.5, 0.8])
+
+
 def test_resume_reproduces_a_straight_run(tmp_path, figure_set):
     root, _ = figure_set
     torch.manual_seed(0)

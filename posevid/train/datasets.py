@@ -10,7 +10,9 @@ source is a small dict (as in a training config):
     {type: posevid, labels: labels/, videos: videos/}  # a folder of JSON, one per video
 
 Any source may add `repeat: k` to be drawn k times as often in training (to keep a few
-hundred frames of the target domain from drowning in thousands of sports photos).
+hundred frames of the target domain from drowning in thousands of sports photos), and a
+photo source `swapped: FILE`, a JSON list of image file names whose labels give left and right
+as the viewer sees them: those are read with the sides exchanged (sides.py, `posevid check-sides`).
 """
 from __future__ import annotations
 
@@ -37,6 +39,7 @@ from ..joints import (
     named_mapping,
 )
 from ..person.roi import Roi, body_box, crop, from_joints
+from .sides import swap_sides
 
 #: Confidence below which a teacher label is treated as unlabelled.
 LABEL_CONFIDENCE = 0.5
@@ -161,6 +164,8 @@ def read_posevid(labels: Path, videos: Path | None = None, min_confidence: float
 def read_source(spec: dict[str, Any], base: Path = Path(".")) -> list[Sample]:
     """Read one data source described by a config dict (see the module docstring)."""
     samples = _read_source(spec, base)
+    if spec.get("swapped"):
+        swap_sides(samples, base / spec["swapped"])
     repeat = int(spec.get("repeat", 1))
     if repeat < 1:
         raise ValueError(f"{spec['labels']}: repeat must be at least 1, not {repeat}")
@@ -245,7 +250,7 @@ def augment(patch: np.ndarray, joints: np.ndarray, labelled: np.ndarray, rng: np
     p = patch.shape[0]
     box = p / CACHE_MARGIN  # the upper-body box inside the cached patch
     crop_frac = aug.get("crop", 248 / 256)
-    scale_j = math.exp(rng.uniform(-1, 1) * math.log(1 + aug.get("scale", 0.0)))
+    scale_j = math.exp(rng.uniform(*scale_range(aug.get("scale", 0.0))))
     side = box * crop_frac * scale_j
     shift = aug.get("shift", (1 - crop_frac) / 2)
     cx = p / 2 + rng.uniform(-1, 1) * shift * box
@@ -277,6 +282,20 @@ def augment(patch: np.ndarray, joints: np.ndarray, labelled: np.ndarray, rng: np
         img[y:y + h, x:x + w] = (rng.integers(0, 256, size=3) if rng.random() < 0.5
                                  else rng.integers(0, 256, size=(h, w, 3)))
     return img, pts.astype(np.float32), lab
+
+
+def scale_range(scale: float | list[float]) -> tuple[float, float]:
+    """The log-uniform range of the crop's side, as logs of factors of the box: a number s means
+    ×/÷(1 + s); a pair [lo, hi] means factors lo to hi, which can lean towards larger crops (a
+    crop too small cuts the hands off, one too large only shows them smaller). Tried for the
+    default network and not shipped: configs/h128-frame.yaml, docs/training.md."""
+    if isinstance(scale, (list, tuple)):
+        lo, hi = (float(v) for v in scale)
+        if not 0 < lo <= hi:
+            raise ValueError(f"augment.scale [lo, hi] needs 0 < lo <= hi, not {scale!r}")
+        return math.log(lo), math.log(hi)
+    half = math.log(1 + float(scale))
+    return -half, half
 
 
 def colour_and_blur(img: np.ndarray, rng: np.random.Generator, aug: dict[str, float]) -> np.ndarray:
