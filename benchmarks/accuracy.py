@@ -44,7 +44,7 @@ from posevid import settings as annotate_settings
 from posevid.config import section
 from posevid.io.images import ImageReader
 from posevid.io.video import VideoReader
-from posevid.joints import JOINT_TYPES, NUM_JOINTS
+from posevid.joints import FLIP_PERMUTATION, JOINT_TYPES, NUM_JOINTS
 from posevid.person.roi import Roi, body_box, body_scale
 from posevid.pipeline import Annotator
 from posevid.result import PoseResult
@@ -68,11 +68,18 @@ def tolerance(sample: Sample) -> float | None:
 class Scores:
     """Hits and counts per joint, over every labelled joint of a set, for one method."""
 
+    #: What row() gives, in order: PCK per joint type, upper body, how many upper-body joints are
+    #: shown, how many shown are right, and how many land on the other side's label instead of
+    #: their own (a right wrist found at the left wrist): the share of the misses that is a
+    #: question of which side, not where.
+    COLUMNS = (*TYPES, "upper body", "% shown", "% of shown right", "% on the other side")
+
     def __init__(self) -> None:
         self.hit = np.zeros(NUM_JOINTS)
         self.n = np.zeros(NUM_JOINTS)
         self.visible = np.zeros(NUM_JOINTS)
         self.visible_hit = np.zeros(NUM_JOINTS)
+        self.other_side = np.zeros(NUM_JOINTS)
 
     def add(self, sample: Sample, pred: np.ndarray | None, shown: np.ndarray | None = None) -> None:
         """pred: 7×2 frame pixels (NaN = not reported) or None (nobody found)."""
@@ -84,18 +91,24 @@ class Scores:
             pred = np.full((NUM_JOINTS, 2), np.nan)
         d = np.linalg.norm(pred - sample.joints, axis=1)
         ok = np.nan_to_num(d, nan=np.inf) <= tol
+        side = list(FLIP_PERMUTATION)
+        d_other = np.linalg.norm(pred - sample.joints[side], axis=1)
+        other = lab[side] & (np.nan_to_num(d_other, nan=np.inf) <= tol) & ~ok
         shown = np.isfinite(pred).all(1) if shown is None else shown
         self.n += lab
         self.hit += lab & ok
         self.visible += lab & shown
         self.visible_hit += lab & shown & ok
+        self.other_side += lab & other
 
     def row(self) -> list[float]:
+        """The COLUMNS, in percent."""
         pck = [100 * self.hit[list(JOINT_TYPES[t])].sum() / max(1, self.n[list(JOINT_TYPES[t])].sum()) for t in TYPES]
         upper = 100 * self.hit[UPPER].sum() / max(1, self.n[UPPER].sum())
         shown = 100 * self.visible[UPPER].sum() / max(1, self.n[UPPER].sum())
         precise = 100 * self.visible_hit[UPPER].sum() / max(1, self.visible[UPPER].sum())
-        return [*pck, upper, shown, precise]
+        other = 100 * self.other_side[UPPER].sum() / max(1, self.n[UPPER].sum())
+        return [*pck, upper, shown, precise, other]
 
 
 #: Photos split by how the labelled person lies: the angle of the head from straight up above the
@@ -299,7 +312,7 @@ def main() -> None:
         except Exception as e:  # noqa: BLE001 - MediaPipe is an optional extra
             print(f"MediaPipe not available ({e}); its column is left out", file=sys.stderr)
     conf_log: list = []
-    header = ["set", "method", *TYPES, "upper body", "% shown", "% of shown right"]
+    header = ["set", "method", *Scores.COLUMNS]
     rows = []
     names = {"auto": "posevid, as a user runs it",
              "auto_wide": "posevid as a user runs it, photo small and off-centre in a 1280×720 frame",

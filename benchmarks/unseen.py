@@ -19,7 +19,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from accuracy import TYPES, Scores, mean_prior, read_photo
+from accuracy import Scores, mean_prior, read_photo
 from common import ROOT, default_model, machine, markdown_table, parser, publish
 
 from posevid import settings as annotate_settings
@@ -106,7 +106,7 @@ def main() -> None:
             rows += [[f"{name} ({len(people)})", methods[k], *v.row()] for k, v in scores.items()]
         print(f"  {name}: {len(people)} photos", file=sys.stderr, flush=True)
     rows += [[f"all ({count})", methods[k], *v.row()] for k, v in total.items()]
-    header = ["set (photos)", "method", *TYPES, "upper body", "% shown", "% of shown right"]
+    header = ["set (photos)", "method", *Scores.COLUMNS]
     shown_model = model.resolve().relative_to(ROOT) if model.resolve().is_relative_to(ROOT) else model
     text = [f"# Accuracy on unseen labelled photos\n\nModel: `{shown_model}`. Machine: {machine()}.\n"
             "`python benchmarks/unseen.py`: one-person photos of collections no training run read (by "
