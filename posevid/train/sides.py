@@ -26,10 +26,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
 
 from ..io.atomic import replacing
+from ..io.images import read_rgb
 from ..joints import FLIP_PERMUTATION
 
 if TYPE_CHECKING:
@@ -67,10 +67,10 @@ def find_viewer_sided(samples: Iterable[Sample], teacher) -> list[str]:  # noqa:
     for s in samples:
         if s.frame is not None:
             continue
-        bgr = cv2.imread(s.source, cv2.IMREAD_COLOR)
-        if bgr is None:
+        rgb = read_rgb(Path(s.source)) if Path(s.source).is_file() else None
+        if rgb is None:
             continue
-        pose = teacher(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        pose = teacher(rgb)
         if pose is not None and viewer_sided(s.joints, s.labelled, *pose):
             out.append(Path(s.source).name)
     return out
@@ -82,14 +82,10 @@ def write_list(names: list[str], path: Path) -> None:
         tmp.write_text(json.dumps(sorted(names), indent=0) + "\n")
 
 
-def swap_sides(samples: list[Sample], names_file: Path) -> int:
-    """Exchange left and right in the samples whose image file is named in `names_file`; returns
-    how many were."""
+def swap_sides(samples: list[Sample], names_file: Path) -> None:
+    """Exchange left and right in the samples whose image file is named in `names_file`."""
     names = set(json.loads(Path(names_file).read_text()))
-    count = 0
+    perm = list(FLIP_PERMUTATION)
     for s in samples:
         if s.frame is None and Path(s.source).name in names:
-            perm = list(FLIP_PERMUTATION)
             s.joints, s.labelled = s.joints[perm], s.labelled[perm]
-            count += 1
-    return count
