@@ -290,20 +290,13 @@ def label(inputs: tuple[Path, ...], out_dir: Path, threshold: float, people: str
         sys.exit(1)
 
 
-@main.command("check-sides")
-@click.argument("config_file", type=click.Path(exists=True, dir_okay=False))
-@click.option("-o", "--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="JSON list of the image file names whose labels have left and right the viewer's way.")
-@click.option("-q", "--quiet", is_flag=True)
-@friendly
-def check_sides(config_file: str, out_file: Path, quiet: bool) -> None:
-    """List the labelled photos of a training config whose left and right the MediaPipe teacher reads
-    the other way round (a data source's `swapped: FILE` then reads them with the sides exchanged)."""
+def _teacher_on_photos(config_file: str, quiet: bool, read):  # noqa: ANN001, ANN202 - read(photos, teacher)
+    """Run `read(photos, teacher)` on the labelled photos of a training config's data, as their labels
+    are (a source's `swapped` list not applied), with the MediaPipe teacher; (its result, photo count)."""
     from tqdm import tqdm  # noqa: PLC0415
 
     from .config import section  # noqa: PLC0415
     from .train.datasets import read_source  # noqa: PLC0415
-    from .train.sides import find_viewer_sided, write_list  # noqa: PLC0415
     from .train.teacher import Teacher  # noqa: PLC0415
 
     specs = [{k: v for k, v in spec.items() if k != "swapped"} for spec in section("train", config_file)["data"]
@@ -311,11 +304,46 @@ def check_sides(config_file: str, out_file: Path, quiet: bool) -> None:
     photos = [s for spec in specs for s in read_source(spec)]
     teacher = Teacher(video=False)
     try:
-        names = find_viewer_sided(tqdm(photos, disable=quiet, unit="photo"), teacher)
+        return read(tqdm(photos, disable=quiet, unit="photo"), teacher), len(photos)
     finally:
         teacher.close()
+
+
+def _config_and_output(help_text: str):  # noqa: ANN202 - a decorator
+    """The arguments of the commands that read a training config's photos with the teacher."""
+    def wrap(f):  # noqa: ANN001, ANN202
+        f = click.option("-q", "--quiet", is_flag=True)(f)
+        f = click.option("-o", "--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), required=True,
+                         help=help_text)(f)
+        return click.argument("config_file", type=click.Path(exists=True, dir_okay=False))(f)
+    return wrap
+
+
+@main.command("check-sides")
+@_config_and_output("JSON list of the image file names whose labels have left and right the viewer's way.")
+@friendly
+def check_sides(config_file: str, out_file: Path, quiet: bool) -> None:
+    """List the labelled photos of a training config whose left and right the MediaPipe teacher reads
+    the other way round (a data source's `swapped: FILE` then reads them with the sides exchanged)."""
+    from .train.sides import find_viewer_sided, write_list  # noqa: PLC0415
+
+    names, n = _teacher_on_photos(config_file, quiet, find_viewer_sided)
     write_list(names, out_file)
-    click.echo(f"{len(names)} of {len(photos)} labelled photos have left and right the other way -> {out_file}")
+    click.echo(f"{len(names)} of {n} labelled photos have left and right the other way -> {out_file}")
+
+
+@main.command("face-points")
+@_config_and_output("JSON of the teacher's nose, eyes and ears per labelled photo.")
+@friendly
+def face_points(config_file: str, out_file: Path, quiet: bool) -> None:
+    """Ask the MediaPipe teacher for the face points of every labelled photo of a training config,
+    kept where it reads the person as the labels do (`train.faces: FILE` teaches them beside the
+    joints; docs/training.md)."""
+    from .train.faces import find_face_points, write_face_points  # noqa: PLC0415
+
+    points, n = _teacher_on_photos(config_file, quiet, find_face_points)
+    write_face_points(points, out_file)
+    click.echo(f"face points of {len(points)} of {n} labelled photos -> {out_file}")
 
 
 @main.command()

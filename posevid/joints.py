@@ -24,6 +24,25 @@ JOINT_INDEX = {name: i for i, name in enumerate(JOINTS)}
 #: Index of each joint's mirror image, used by horizontal-flip augmentation.
 FLIP_PERMUTATION: tuple[int, ...] = (0, 2, 1, 4, 3, 6, 5)
 
+#: Face points taught beside the joints while training only (train.face_weight), never shipped:
+#: which way a person faces decides which arm is the right one, and the face is where it shows
+#: (benchmarks: three quarters of the held-out arm joints found on the other side's label lie in
+#: photos where the whole person was read mirrored). Their heatmaps follow the joints' channels.
+FACE_POINTS: tuple[str, ...] = ("nose", "left_eye", "right_eye", "left_ear", "right_ear")
+#: Every point a network trained with face points has a channel for, and their mirror images.
+TRAINING_POINTS: tuple[str, ...] = JOINTS + FACE_POINTS
+TRAINING_FLIP: tuple[int, ...] = FLIP_PERMUTATION + (7, 9, 8, 11, 10)
+
+
+def flip_permutation(num_points: int) -> tuple[int, ...]:
+    """The mirror-image permutation for the joints alone or the joints with the face points."""
+    if num_points == NUM_JOINTS:
+        return FLIP_PERMUTATION
+    if num_points == len(TRAINING_POINTS):
+        return TRAINING_FLIP
+    raise ValueError(f"no mirror permutation for {num_points} points")
+
+
 #: Joint types for evaluation: left and right are averaged, as in the paper.
 JOINT_TYPES: dict[str, tuple[int, ...]] = {
     "head": (0,),
@@ -69,7 +88,7 @@ LSP_COMPLETE: tuple[int, ...] = (0,)
 #: AI Challenger, PoseTrack, JHMDB as mmpose writes them): the arm joints by name; the head from
 #: the face points when the file names any, else, as LSP's, the midpoint of a head top and a neck,
 #: labelled only when both are (named_mapping).
-FACE_NAMES: tuple[str, ...] = ("nose", "left_eye", "right_eye", "left_ear", "right_ear")
+FACE_NAMES: tuple[str, ...] = FACE_POINTS
 HEAD_TOP_NAMES: tuple[str, ...] = ("head_top", "head")
 NECK_NAMES: tuple[str, ...] = ("neck", "head_bottom", "neck_base", "thorax")
 
@@ -102,6 +121,8 @@ that do not name theirs. The head is the mean of nose, eyes and ears."""
 
 MEDIAPIPE_MAPPING: tuple[tuple[int, ...], ...] = ((0, 2, 5, 7, 8), (12,), (11,), (14,), (13,), (16,), (15,))
 """MediaPipe Pose (33 landmarks: nose 0, eyes 2/5, ears 7/8, shoulders 11/12, elbows 13/14, wrists 15/16)."""
+MEDIAPIPE_FACE: tuple[int, ...] = (0, 2, 5, 7, 8)
+"""MediaPipe's landmarks of FACE_POINTS, in that order."""
 
 OPENPOSE_BODY25_FROM_OURS: dict[int, int] = {0: 0, 1: 2, 2: 5, 3: 3, 4: 6, 5: 4, 6: 7}
 """OpenPose BODY_25 keypoint index for each of ours that it has (nose stands in for head)."""

@@ -101,14 +101,18 @@ def test_label_people_all_gives_every_person_a_record_and_the_detector_reads_the
     assert first[1] - first[0] > 200  # two boxes, one per person
 
 
-def test_check_sides_lists_the_photo_labelled_the_viewers_way_and_training_reads_it_the_persons(tmp_path):
-    """Two frames of the shipped signer clip as photos with LSP labels (the reference's joints):
-    the first labelled the person's way, the second with right and left exchanged, as a labeller
-    facing her would. check-sides lists only the second; a source naming that list reads it right."""
+SIGNER_FRAMES = (36, 40)  # every arm joint seen confidently by the teacher
+
+
+def signer_photos(tmp_path: Path) -> tuple[dict, dict]:
+    """Two frames of the shipped signer clip as photos with LSP labels (the reference's joints), the
+    first labelled the person's way, the second with right and left exchanged, as a labeller facing
+    her would; and a training config naming them (tmp_path/cfg.yaml). Returns (the data source,
+    the reference joints by frame)."""
     root = Path(__file__).resolve().parents[1]
     ref = {f["index"]: f["joints"] for f in
            json.loads((root / "tests" / "data" / "signer_mediapipe.json").read_text())["frames"]}
-    frames = (36, 40)  # every arm joint seen confidently by the teacher
+    frames = SIGNER_FRAMES
     (tmp_path / "images").mkdir()
     with VideoReader(root / "examples" / "signer.mp4") as reader:
         for fr in reader.frames():
@@ -129,6 +133,14 @@ def test_check_sides_lists_the_photo_labelled_the_viewers_way_and_training_reads
     scipy.io.savemat(tmp_path / "joints.mat", {"joints": lsp})
     spec = {"type": "lsp", "labels": str(tmp_path / "joints.mat"), "images": str(tmp_path / "images")}
     (tmp_path / "cfg.yaml").write_text(yaml.safe_dump({"train": {"data": [spec]}}))
+    return spec, ref
+
+
+def test_check_sides_lists_the_photo_labelled_the_viewers_way_and_training_reads_it_the_persons(tmp_path):
+    """check-sides lists only the photo labelled the viewer's way; a source naming that list reads it
+    the person's way."""
+    spec, ref = signer_photos(tmp_path)
+    frames = SIGNER_FRAMES
     out = tmp_path / "swapped.json"
     r = CliRunner().invoke(main, ["check-sides", str(tmp_path / "cfg.yaml"), "-o", str(out), "-q"])
     assert r.exit_code == 0, r.output
@@ -138,3 +150,25 @@ def test_check_sides_lists_the_photo_labelled_the_viewers_way_and_training_reads
     for s, index in zip(fixed, frames, strict=True):
         assert np.allclose(s.joints[1], ref[index]["right_shoulder"][:2])   # the person's right, both photos
         assert np.allclose(s.joints[6], ref[index]["left_wrist"][:2])
+
+
+def test_face_points_are_kept_where_the_teacher_reads_the_person_as_the_labels_do(tmp_path):
+    """posevid face-points: the teacher's nose, eyes and ears for the photo labelled the person's way,
+    none for the one labelled the viewer's way (its face points would contradict its arm labels);
+    the signer faces the camera, so her left eye and ear are on the image's right."""
+    from posevid.train.faces import attach_face_points
+
+    spec, ref = signer_photos(tmp_path)
+    out = tmp_path / "faces.json"
+    r = CliRunner().invoke(main, ["face-points", str(tmp_path / "cfg.yaml"), "-o", str(out), "-q"])
+    assert r.exit_code == 0, r.output
+    assert "face points of 1 of 2 labelled photos" in r.output
+    samples = read_source(spec)
+    assert attach_face_points(samples, out) == 1
+    face = samples[0].face
+    assert samples[1].face is None and samples[0].face_labelled.all()
+    head = np.array(ref[SIGNER_FRAMES[0]]["head"][:2])
+    shoulders = np.linalg.norm(samples[0].joints[1] - samples[0].joints[2])
+    assert np.linalg.norm(face - head, axis=1).max() < 0.5 * shoulders   # all on her face
+    nose, left_eye, right_eye, left_ear, right_ear = face[:, 0]
+    assert right_ear < right_eye < nose < left_eye < left_ear

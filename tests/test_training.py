@@ -241,6 +241,63 @@ def test_a_scale_range_draws_crops_between_its_factors_leaning_large():
         factors([1.5, 0.8])
 
 
+def face_file(path: Path, root: Path, truth: list[np.ndarray]) -> Path:
+    """A face-points file (train/faces.py) for the figures: the nose on the head, the eyes and
+    ears either side of it, the person's left on the image's right (figures face the camera)."""
+    from posevid.train.faces import write_face_points
+
+    photos = {}
+    for k, j in enumerate(truth, start=1):
+        x, y = (float(v) for v in j[0])
+        photos[str(root / "images" / f"im{k:05d}.jpg")] = [
+            [x, y + 4, 0.9], [x + 5, y - 2, 0.9], [x - 5, y - 2, 0.9], [x + 9, y, 0.9], [x - 9, y, 0.2]]
+    write_face_points(photos, path)
+    return path
+
+
+def test_face_points_are_taught_beside_the_joints_and_left_out_at_export(tmp_path, figure_set):
+    """train.faces with face_weight: 12 heatmaps while training (the face points after the joints,
+    mirrored with them, weighted by face_weight, unlabelled below the visibility floor); the weight
+    file keeps the joints' 7, and computes exactly the trained network's joint heatmaps."""
+    from posevid.network.nets import SpatialNetFusion, fold_batchnorm
+    from posevid.network.presets import PRESETS
+    from posevid.train.pose import TrainingData, _net_for, load_joints_first
+
+    root, truth = figure_set
+    cfg = tiny_config(tmp_path, root / "labels.json", faces=str(face_file(tmp_path / "faces.json", root, truth)),
+                      face_weight=0.5, iterations=8)
+    data = TrainingData(cfg, 256, 64)
+    assert data.joints.shape[1:] == (12, 2)
+    still = {"crop": 1.0, "shift": 0.0, "flip": 0.0, "rotate": 0.0, "scale": 0.0, "colour": 0.0}
+    _, target, w, pts = data.crops([0], [np.random.default_rng(0)], still)
+    assert target.shape[1] == 12 and w[0].tolist() == [1] * 7 + [0.5] * 4 + [0]  # right ear seen too little
+    assert pts[0, 8, 0] > pts[0, 0, 0] > pts[0, 9, 0]   # left eye on the image's right, as given
+    _, _, w_flip, flipped = data.crops([0], [np.random.default_rng(0)], {**still, "flip": 1.0})
+    # mirrored, the person still faces the camera: the left eye is the right eye's mirror image
+    assert np.allclose([flipped[0, 8, 0], flipped[0, 9, 0]], [255 - pts[0, 9, 0], 255 - pts[0, 8, 0]], atol=1e-3)
+    assert w_flip[0].tolist() == [1] * 7 + [0.5, 0.5, 0.5, 0, 0.5]   # and the ears swap their labels
+    # the validation samples (no face file) keep the 12 channels, their face points unlabelled
+    assert TrainingData({**cfg, "faces": None}, 256, 64).crops([0], [np.random.default_rng(0)], still)[2][0,
+                                                                                                        7:].sum() == 0
+
+    torch.manual_seed(0)
+    path = train(cfg, progress=False)
+    shipped, _, _ = weights.load(path)
+    assert shipped.conv8[0].out_channels == 7 and shipped.fusion[-1][0].out_channels == 7
+    trained = _net_for(cfg)
+    trained.load_state_dict(torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["net"])
+    x = torch.rand(2, 3, 256, 256)
+    with torch.no_grad():
+        for a, b in zip(trained.eval()(x), shipped(x), strict=True):
+            assert a.shape[1] == 12 and torch.allclose(a[:, :7], b, atol=1e-4)
+        # a face run started from a 7-joint file: the file's joints first, the face channels fresh
+        start = SpatialNetFusion(PRESETS["tiny"], 12, batchnorm=True)
+        load_joints_first(start, shipped.state_dict())
+        assert torch.equal(start.conv8[0].weight[:7], shipped.conv8[0].weight)
+        assert start.conv8[0].weight[7:].abs().max() < 0.01
+        assert torch.allclose(fold_batchnorm(start.eval())(x)[0], shipped(x)[0], atol=1e-4)
+
+
 def test_resume_reproduces_a_straight_run(tmp_path, figure_set):
     root, _ = figure_set
     torch.manual_seed(0)

@@ -46,6 +46,7 @@ class SpatialNetFusion(nn.Module):
         f1, f2, f3, f4 = preset.fusion
         self.preset = preset
         self.batchnorm = batchnorm
+        self.num_outputs = num_joints  # more than the joints while trained with face points
 
         def conv(cin: int, cout: int, k: int, relu: bool = True) -> nn.Sequential:
             return _conv(cin, cout, k, relu, batchnorm)
@@ -87,8 +88,11 @@ class SpatialNetFusion(nn.Module):
 
 def fold_batchnorm(net: SpatialNetFusion) -> SpatialNetFusion:
     """The same function without BatchNorm: each BN's running statistics and affine parameters
-    folded into the convolution before it (w' = w·γ/σ, b' = (b − μ)·γ/σ + β)."""
+    folded into the convolution before it (w' = w·γ/σ, b' = (b − μ)·γ/σ + β). The result has
+    the joints' heatmaps only: those of face points taught beside them in training (train/faces.py)
+    are left out, so the shipped network keeps its size and speed."""
     plain = SpatialNetFusion(net.preset, batchnorm=False)
+    outputs = {"conv8", f"fusion.{len(net.fusion) - 1}"}
     state = {}
     for name, module in net.named_modules():
         if not (isinstance(module, nn.Sequential) and len(module) and isinstance(module[0], nn.Conv2d)):
@@ -100,6 +104,8 @@ def fold_batchnorm(net: SpatialNetFusion) -> SpatialNetFusion:
             k = bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps)
             w = w * k[:, None, None, None]
             b = (b - bn.running_mean) * k + bn.bias.detach()
+        if name in outputs:
+            w, b = w[:NUM_JOINTS], b[:NUM_JOINTS]
         state[f"{name}.0.weight"], state[f"{name}.0.bias"] = w, b
     plain.load_state_dict(state)
     return plain.eval()

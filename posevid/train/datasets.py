@@ -30,10 +30,12 @@ import scipy.io
 from ..io.writers import read_json, record_arrays
 from ..joints import (
     COCO_NAMES,
+    FACE_POINTS,
     FLIC_MAPPING,
     LSP_COMPLETE,
     LSP_MAPPING,
     NUM_JOINTS,
+    flip_permutation,
     keypoint_index,
     map_joints,
     named_mapping,
@@ -60,6 +62,18 @@ class Sample:
     # (`posevid label --people all`: proposals the teacher could not confirm); the detector's
     # training neither rewards nor punishes a detection there
     unsure: tuple[tuple[float, float, float], ...] = ()
+    # the teacher's face points (joints.FACE_POINTS, 5×2) and which are labelled, where a
+    # face-points file (train.faces, faces.py) names this photo; training only
+    face: np.ndarray | None = None
+    face_labelled: np.ndarray | None = None
+
+    def points(self, with_face: bool) -> tuple[np.ndarray, np.ndarray]:
+        """The joints, and after them the face points when asked (unlabelled where unknown)."""
+        if not with_face:
+            return self.joints, self.labelled
+        face = self.face if self.face is not None else np.zeros((len(FACE_POINTS), 2), np.float32)
+        known = self.face_labelled if self.face_labelled is not None else np.zeros(len(FACE_POINTS), bool)
+        return np.concatenate([self.joints, face]), np.concatenate([self.labelled, known])
 
 
 def read_joints_mat(labels: Path, images: Path, first: int = 1, last: int | None = None) -> list[Sample]:
@@ -193,10 +207,12 @@ CACHE_MARGIN = 1.5
 """The cached patch is this many times the upper-body box, leaving room for augmentation."""
 
 
-def load_pixels(samples: list[Sample], patch: int) -> tuple[np.ndarray, np.ndarray, list[Sample]]:
+def load_pixels(samples: list[Sample], patch: int, with_face: bool = False
+                ) -> tuple[np.ndarray, np.ndarray, list[Sample]]:
     """Decode each sample once and cache a patch×patch RGB patch around its upper body.
 
-    Returns (N×patch×patch×3 uint8, N×7×2 joints in patch pixels, the kept samples).
+    Returns (N×patch×patch×3 uint8, N×7×2 joints in patch pixels, or N×12×2 joints and face
+    points `with_face`, the kept samples).
     Videos are decoded in one pass each, in order; samples without head and both shoulders
     are dropped: their box could only come from a fallback rule, a second framing the tracker
     never gives at inference.
@@ -213,7 +229,8 @@ def load_pixels(samples: list[Sample], patch: int) -> tuple[np.ndarray, np.ndarr
         side = roi.side * CACHE_MARGIN
         big = Roi(roi.x + roi.side / 2 - side / 2, roi.y + roi.side / 2 - side / 2, side)
         images.append(crop(rgb, big, patch))
-        joints.append(((sample.joints - [big.x, big.y]) * (patch / big.side)).astype(np.float32))
+        pts = sample.points(with_face)[0]
+        joints.append(((pts - [big.x, big.y]) * (patch / big.side)).astype(np.float32))
         kept.append(sample)
 
     for i, s in enumerate(samples):
@@ -232,7 +249,8 @@ def load_pixels(samples: list[Sample], patch: int) -> tuple[np.ndarray, np.ndarr
                 if not wanted:
                     break
     if not images:
-        return np.zeros((0, patch, patch, 3), np.uint8), np.zeros((0, NUM_JOINTS, 2), np.float32), []
+        count = NUM_JOINTS + (len(FACE_POINTS) if with_face else 0)
+        return np.zeros((0, patch, patch, 3), np.uint8), np.zeros((0, count, 2), np.float32), []
     return np.stack(images), np.stack(joints), kept
 
 
@@ -243,9 +261,9 @@ def augment(patch: np.ndarray, joints: np.ndarray, labelled: np.ndarray, rng: np
     """The paper's augmentation in one affine warp: crop (248 of 256), flip, rotation, resize.
 
     We add scale and colour jitter, because at inference the region of interest is only
-    approximately the training box. Returns (input_size² RGB, 7×2 joints, 7 labelled).
+    approximately the training box. Returns (input_size² RGB, J×2 joints, J labelled): J is 7,
+    or 12 with the face points.
     """
-    from ..joints import FLIP_PERMUTATION  # noqa: PLC0415
 
     p = patch.shape[0]
     box = p / CACHE_MARGIN  # the upper-body box inside the cached patch
@@ -270,7 +288,7 @@ def augment(patch: np.ndarray, joints: np.ndarray, labelled: np.ndarray, rng: np
     pts = joints @ m[:, :2].T + m[:, 2]
     lab = labelled.copy()
     if flip:
-        perm = list(FLIP_PERMUTATION)
+        perm = list(flip_permutation(len(pts)))
         pts, lab = pts[perm], lab[perm]
     img = colour_and_blur(img, rng, aug)
     if rng.random() < aug.get("occlude", 0.0):

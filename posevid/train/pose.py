@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from ..errors import Interrupted, PosevidError
 from ..io.atomic import replacing
-from ..joints import JOINT_TYPES, NUM_JOINTS
+from ..joints import FACE_POINTS, JOINT_TYPES, NUM_JOINTS
 from ..network import weights
 from ..network.heatmaps import peaks
 from ..network.heatmaps import targets as heatmap_targets
@@ -32,6 +32,7 @@ from ..network.presets import get_preset
 from ..network.runtime import native_bf16, nnpack_where_fp32, pick_device
 from ..person.roi import BOX_SIDE
 from .datasets import augment, colour_and_blur, iterate_sources, load_pixels
+from .faces import attach_face_points
 from .feeding import TimeBudget, batch_stream
 from .pack import Packed, read_pack
 from .widen import doubles, same_layers, widen
@@ -46,6 +47,12 @@ VALIDATION_ALPHA = 0.3
 NO_AUGMENT = {"crop": 1.0, "shift": 0.0, "flip": 0.0, "rotate": 0.0, "scale": 0.0, "colour": 0.0}
 
 
+def training_points(cfg: dict[str, Any]) -> int:
+    """How many heatmaps a run's network is trained to output: the joints, and the face points
+    after them when `face_weight` is above 0 (faces.py; export keeps only the joints)."""
+    return NUM_JOINTS + (len(FACE_POINTS) if cfg.get("face_weight", 0.0) > 0 else 0)
+
+
 def packed_file(cfg: dict[str, Any], sources: str) -> Path:
     """Where a config with `packed: DIR` finds the samples of `sources` (data, validation)."""
     return Path(cfg.get("base", ".")) / cfg["packed"] / f"{sources}.npz"
@@ -56,6 +63,9 @@ class TrainingData:
 
     def __init__(self, cfg: dict[str, Any], input_size: int, heatmap_size: int, sources: str = "data"):
         self.cfg, self.input_size, self.heatmap_size = cfg, input_size, heatmap_size
+        # each heatmap's weight in the loss: the joints 1, the face points (if any) face_weight
+        self.channel_weight = np.ones(training_points(cfg), np.float32)
+        self.channel_weight[NUM_JOINTS:] = cfg.get("face_weight", 0.0)
         self._epoch: tuple[int, np.ndarray] = (-1, np.zeros(0, np.int64))
         if cfg.get("packed"):
             self._read_packed(packed_file(cfg, sources))
@@ -63,10 +73,13 @@ class TrainingData:
         samples = iterate_sources(cfg[sources], Path(cfg.get("base", ".")))
         if not samples:
             raise PosevidError(f"the training config names no labelled samples (train.{sources})")
-        self.patches, self.joints, kept = load_pixels(samples, cfg["patch"])
+        with_face = training_points(cfg) > NUM_JOINTS
+        if with_face and sources == "data" and cfg.get("faces"):
+            attach_face_points(samples, Path(cfg.get("base", ".")) / cfg["faces"])
+        self.patches, self.joints, kept = load_pixels(samples, cfg["patch"], with_face)
         if not kept:
             raise PosevidError("none of the labelled samples could be read")
-        self.labelled = np.stack([s.labelled for s in kept])
+        self.labelled = np.stack([s.points(with_face)[1] for s in kept])
         self.is_video = np.array([s.frame is not None for s in kept])
         # crops with nobody in them: parts of the labelled video frames away from their people
         self.backgrounds: list[np.ndarray] = []
@@ -127,16 +140,16 @@ class TrainingData:
                 # nobody in view: every joint absent, at full weight, so that a crop its person
                 # has left gets low confidences instead of a pose read into the background
                 ims.append(self.empty_crop(rng, aug))
-                tgs.append(np.zeros((NUM_JOINTS, self.heatmap_size, self.heatmap_size), np.float32))
-                wts.append(np.ones(NUM_JOINTS, np.float32))
-                joints.append(np.zeros((NUM_JOINTS, 2), np.float32))
+                tgs.append(np.zeros((len(self.channel_weight), self.heatmap_size, self.heatmap_size), np.float32))
+                wts.append(self.channel_weight.copy())
+                joints.append(np.zeros((len(self.channel_weight), 2), np.float32))
                 continue
             img, pts, lab = augment(self.patches[i], self.joints[i], self.labelled[i], rng, aug, self.input_size)
             if ignore_outside:
                 lab = lab & (pts >= 0).all(1) & (pts <= self.input_size - 1).all(1)
             ims.append(img)
             tgs.append(heatmap_targets(pts, lab, self.heatmap_size, self.input_size, self.cfg["sigma"]))
-            wts.append(lab.astype(np.float32))
+            wts.append(lab.astype(np.float32) * self.channel_weight)
             joints.append(pts)
         x = torch.from_numpy(np.stack(ims)).permute(0, 3, 1, 2).float().div_(255.0)
         return (x, torch.from_numpy(np.stack(tgs)), torch.from_numpy(np.stack(wts)),
@@ -211,7 +224,8 @@ def _net_for(cfg: dict[str, Any]) -> torch.nn.Module:
     """A fresh network of the run's stage and preset (with BatchNorm when the run trains with it)."""
     if cfg["stage"] == "coordinate":
         return CoordinateNet(get_preset(cfg["preset"]))
-    return SpatialNetFusion(get_preset(cfg["preset"]), batchnorm=bool(cfg.get("batchnorm", False)))
+    return SpatialNetFusion(get_preset(cfg["preset"]), training_points(cfg),
+                            batchnorm=bool(cfg.get("batchnorm", False)))
 
 
 def _initial(cfg: dict[str, Any], device: torch.device) -> torch.nn.Module:
@@ -225,9 +239,24 @@ def _initial(cfg: dict[str, Any], device: torch.device) -> torch.nn.Module:
             raise PosevidError(f"{cfg['init']}: preset {src.preset.name} does not match {net.preset.name}"
                                " (nor is it half as wide)")
         else:
-            # a folded (plain) network starts a BatchNorm one with identity BatchNorm layers
-            net.load_state_dict(src.state_dict(), strict=not net.batchnorm)
+            # a folded (plain) network starts a BatchNorm one with identity BatchNorm layers;
+            # the heatmaps of face points a shipped network never had start untrained
+            load_joints_first(net, src.state_dict())
     return net.to(device)
+
+
+def load_joints_first(net: SpatialNetFusion, state: dict[str, torch.Tensor]) -> None:
+    """Load a weight file's tensors into `net`; where the net has more output channels (the face
+    points after the joints), the file's fill the first ones and the others keep their fresh start."""
+    own = net.state_dict()
+    merged = {}
+    for key, value in state.items():
+        mine = own.get(key)
+        if mine is not None and mine.shape != value.shape and mine.shape[1:] == value.shape[1:] \
+                and mine.shape[0] > value.shape[0]:
+            value = torch.cat([value, mine[value.shape[0]:]])
+        merged[key] = value
+    net.load_state_dict(merged, strict=not net.batchnorm)
 
 
 def export_checkpoint(cfg: dict[str, Any], export: Path | None = None) -> Path:
@@ -246,8 +275,8 @@ def _export(cfg: dict[str, Any], net: torch.nn.Module, step: int, elapsed: float
     """Write a run's network as a weight file (with an untrained, uniform pooling layer for heatmap nets)."""
     export = Path(export or cfg.get("export") or Path(cfg["out"]) / "model.pt")
     meta = {"stage": cfg["stage"], "iterations": step, "train_seconds": round(elapsed), **extra}
-    if isinstance(net, SpatialNetFusion) and net.batchnorm:
-        net = fold_batchnorm(net.cpu().eval())
+    if isinstance(net, SpatialNetFusion) and (net.batchnorm or net.num_outputs > NUM_JOINTS):
+        net = fold_batchnorm(net.cpu().eval())  # and the face points' heatmaps left out
     weights.save(export, net, None if cfg["stage"] == "coordinate" else TemporalPool(cfg["window"]), meta,
                  half=bool(cfg.get("export_half", False)))
     return export

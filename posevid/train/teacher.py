@@ -9,11 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from ..errors import PosevidError
-from ..io.images import IMAGE_SUFFIXES
+from ..io.images import IMAGE_SUFFIXES, read_rgb
 from ..joints import MEDIAPIPE_MAPPING, map_joints
 
 
@@ -31,16 +30,23 @@ class Teacher:
 
     def __call__(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """(7×2 pixel positions, 7 confidences) of the person in an RGB image, or None."""
+        found = self.landmarks(rgb)
+        if found is None:
+            return None
+        pts, vis = found
+        xy, _ = map_joints(pts, np.ones(len(pts), bool), MEDIAPIPE_MAPPING)
+        conf = np.array([vis[list(g)].mean() for g in MEDIAPIPE_MAPPING], dtype=np.float32)
+        return xy, conf
+
+    def landmarks(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """All 33 of MediaPipe's landmarks (33×2 pixel positions, 33 visibilities), or None."""
         result = self.pose.process(rgb)
         if result.pose_landmarks is None:
             return None
         h, w = rgb.shape[:2]
         lm = result.pose_landmarks.landmark
-        pts = np.array([(p.x * w, p.y * h) for p in lm], dtype=np.float64)
-        vis = np.array([p.visibility for p in lm], dtype=np.float64)
-        xy, _ = map_joints(pts, np.ones(len(lm), bool), MEDIAPIPE_MAPPING)
-        conf = np.array([vis[list(g)].mean() for g in MEDIAPIPE_MAPPING], dtype=np.float32)
-        return xy, conf
+        return (np.array([(p.x * w, p.y * h) for p in lm], dtype=np.float64),
+                np.array([p.visibility for p in lm], dtype=np.float64))
 
     def close(self) -> None:
         self.pose.close()
@@ -100,10 +106,11 @@ def image_files(folder: Path) -> Iterator[Path]:
 
 
 def read_image_rgb(path: Path) -> np.ndarray:
-    im = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if im is None:
+    """An image to label, upright (io.images.read_rgb); an unreadable one stops the labelling."""
+    rgb = read_rgb(path)
+    if rgb is None:
         raise PosevidError(f"{path}: not a readable image")
-    return cv2.cvtColor(im, cv2.COLOR_BGR2RGB)
+    return rgb
 
 
 def _write_labels(teacher: Teacher, items: Iterator[tuple[int, float, np.ndarray, dict]], out_json: Path,
