@@ -119,10 +119,10 @@ COCO_NAMES: tuple[str, ...] = (
 """COCO's 17 keypoints in their order, read by name (named_mapping) like any file's: for COCO files
 that do not name theirs. The head is the mean of nose, eyes and ears."""
 
-MEDIAPIPE_MAPPING: tuple[tuple[int, ...], ...] = ((0, 2, 5, 7, 8), (12,), (11,), (14,), (13,), (16,), (15,))
-"""MediaPipe Pose (33 landmarks: nose 0, eyes 2/5, ears 7/8, shoulders 11/12, elbows 13/14, wrists 15/16)."""
 MEDIAPIPE_FACE: tuple[int, ...] = (0, 2, 5, 7, 8)
 """MediaPipe's landmarks of FACE_POINTS, in that order."""
+MEDIAPIPE_MAPPING: tuple[tuple[int, ...], ...] = (MEDIAPIPE_FACE, (12,), (11,), (14,), (13,), (16,), (15,))
+"""MediaPipe Pose (33 landmarks: nose 0, eyes 2/5, ears 7/8, shoulders 11/12, elbows 13/14, wrists 15/16)."""
 
 OPENPOSE_BODY25_FROM_OURS: dict[int, int] = {0: 0, 1: 2, 2: 5, 3: 3, 4: 6, 5: 4, 6: 7}
 """OpenPose BODY_25 keypoint index for each of ours that it has (nose stands in for head)."""

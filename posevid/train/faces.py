@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..io.atomic import replacing
-from ..io.images import read_rgb
-from ..joints import FACE_POINTS, FLIP_PERMUTATION, MEDIAPIPE_FACE, MEDIAPIPE_MAPPING, map_joints
+from ..joints import FACE_POINTS, MEDIAPIPE_FACE
 from ..person.roi import body_scale
+from .sides import arm_distances, readable_photos
+from .teacher import joints_of_landmarks
 
 if TYPE_CHECKING:
     from .datasets import Sample
@@ -36,7 +37,6 @@ HEAD_TOLERANCE = 0.5
 #: ... and its arms, summed over the joints labelled on both sides, at most this fraction of their
 #: distance to the other side's labels from their own.
 SAME_SIDE_RATIO = 0.7
-ARMS = (1, 2, 3, 4, 5, 6)
 
 
 def same_way_round(joints: np.ndarray, labelled: np.ndarray, found: np.ndarray) -> bool:
@@ -44,28 +44,20 @@ def same_way_round(joints: np.ndarray, labelled: np.ndarray, found: np.ndarray) 
     scale = body_scale(joints, labelled)
     if scale is None or np.linalg.norm(found[0] - joints[0]) > HEAD_TOLERANCE * scale:
         return False
-    pairs = [j for j in ARMS if labelled[j] and labelled[FLIP_PERMUTATION[j]]]
-    if not pairs:
-        return False
-    same = sum(float(np.linalg.norm(found[j] - joints[j])) for j in pairs)
-    other = sum(float(np.linalg.norm(found[j] - joints[FLIP_PERMUTATION[j]])) for j in pairs)
-    return same <= SAME_SIDE_RATIO * other
+    pairs, same, other = arm_distances(joints, labelled, found)
+    return bool(pairs) and same <= SAME_SIDE_RATIO * other
 
 
 def find_face_points(samples: Iterable[Sample], teacher) -> dict[str, list[list[float]]]:  # noqa: ANN001
     """For each photo among `samples` the teacher agrees with: its path -> the face points as
     [x, y, visibility] in FACE_POINTS order."""
     out: dict[str, list[list[float]]] = {}
-    for s in samples:
-        if s.frame is not None or not Path(s.source).is_file():
-            continue
-        rgb = read_rgb(Path(s.source))
-        found = teacher.landmarks(rgb) if rgb is not None else None
+    for s, rgb in readable_photos(samples):
+        found = teacher.landmarks(rgb)
         if found is None:
             continue
         pts, vis = found
-        xy, _ = map_joints(pts, np.ones(len(pts), bool), MEDIAPIPE_MAPPING)
-        if same_way_round(s.joints, s.labelled, xy):
+        if same_way_round(s.joints, s.labelled, joints_of_landmarks(pts, vis)[0]):
             out[s.source] = [[round(float(pts[i, 0]), 1), round(float(pts[i, 1]), 1), round(float(vis[i]), 3)]
                              for i in MEDIAPIPE_FACE]
     return out

@@ -22,7 +22,7 @@ for data whose labels mix the two conventions more often.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -47,29 +47,42 @@ MIN_SHOULDER_WIDTH = 15.0
 ARMS = (1, 2, 3, 4, 5, 6)
 
 
+def arm_distances(joints: np.ndarray, labelled: np.ndarray, found: np.ndarray) -> tuple[list[int], float, float]:
+    """The arm joints labelled on both sides, and the summed distance of the teacher's joints
+    (`found`, 7×2) over them to their own labels and to the other side's labels."""
+    pairs = [j for j in ARMS if labelled[j] and labelled[FLIP_PERMUTATION[j]]]
+    same = sum(float(np.linalg.norm(found[j] - joints[j])) for j in pairs)
+    other = sum(float(np.linalg.norm(found[j] - joints[FLIP_PERMUTATION[j]])) for j in pairs)
+    return pairs, same, other
+
+
 def viewer_sided(joints: np.ndarray, labelled: np.ndarray, found: np.ndarray, confidence: np.ndarray) -> bool:
     """Whether a teacher's pose (`found`, `confidence`: 7×2, 7) says these labels have left and
     right exchanged: over the arm joints labelled on both sides, the teacher's joints lie much
     closer to the labels of the other side than to their own."""
     if not (labelled[1] and labelled[2]) or np.linalg.norm(joints[1] - joints[2]) < MIN_SHOULDER_WIDTH:
         return False
-    pairs = [j for j in ARMS if labelled[j] and labelled[FLIP_PERMUTATION[j]]]
+    pairs, same, other = arm_distances(joints, labelled, found)
     if float(np.mean(confidence[pairs])) < MIN_CONFIDENCE:
         return False
-    same = sum(float(np.linalg.norm(found[j] - joints[j])) for j in pairs)
-    other = sum(float(np.linalg.norm(found[j] - joints[FLIP_PERMUTATION[j]])) for j in pairs)
     return other < SWAP_RATIO * same
+
+
+def readable_photos(samples: Iterable[Sample]) -> Iterator[tuple[Sample, np.ndarray]]:
+    """Each photo sample (not a video frame) whose image can be read, with its RGB pixels: what
+    the teacher reads for check-sides and face-points."""
+    for s in samples:
+        if s.frame is not None or not Path(s.source).is_file():
+            continue
+        rgb = read_rgb(Path(s.source))
+        if rgb is not None:
+            yield s, rgb
 
 
 def find_viewer_sided(samples: Iterable[Sample], teacher) -> list[str]:  # noqa: ANN001 - teacher.Teacher
     """File names of the photos among `samples` whose labels the teacher reads the other way round."""
     out = []
-    for s in samples:
-        if s.frame is not None:
-            continue
-        rgb = read_rgb(Path(s.source)) if Path(s.source).is_file() else None
-        if rgb is None:
-            continue
+    for s, rgb in readable_photos(samples):
         pose = teacher(rgb)
         if pose is not None and viewer_sided(s.joints, s.labelled, *pose):
             out.append(Path(s.source).name)

@@ -33,10 +33,7 @@ class Teacher:
         found = self.landmarks(rgb)
         if found is None:
             return None
-        pts, vis = found
-        xy, _ = map_joints(pts, np.ones(len(pts), bool), MEDIAPIPE_MAPPING)
-        conf = np.array([vis[list(g)].mean() for g in MEDIAPIPE_MAPPING], dtype=np.float32)
-        return xy, conf
+        return joints_of_landmarks(*found)
 
     def landmarks(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """All 33 of MediaPipe's landmarks (33×2 pixel positions, 33 visibilities), or None."""
@@ -50,6 +47,14 @@ class Teacher:
 
     def close(self) -> None:
         self.pose.close()
+
+
+def joints_of_landmarks(pts: np.ndarray, vis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Our 7 joints (7×2 pixel positions, 7 confidences) from MediaPipe's 33 landmarks and their
+    visibilities: a joint made of several landmarks (the head) takes their mean."""
+    xy, _ = map_joints(pts, np.ones(len(pts), bool), MEDIAPIPE_MAPPING)
+    conf = np.array([vis[list(g)].mean() for g in MEDIAPIPE_MAPPING], dtype=np.float32)
+    return xy, conf
 
 
 #: Every person: detections at least this strong are proposals the teacher is asked about.
