@@ -95,6 +95,26 @@ def paste_person(img: np.ndarray, person: np.ndarray, anchor: np.ndarray, cx: fl
     return pts + [x0, y0]
 
 
+def labelled_signer_photos(folder: Path, n: int = 6) -> Path:
+    """Photos of the signer at several sizes and places, labelled with her head and shoulders
+    (posevid JSON with an image per record): training data for the detector and box refiner tests."""
+    from posevid.io.writers import JsonWriter, frame_record  # noqa: PLC0415
+
+    folder.mkdir(parents=True, exist_ok=True)
+    clip, anchor = signer()
+    w = JsonWriter(folder / "labels.json", {})
+    for k in range(n):
+        img = texture(240, 320, seed=k)
+        pts = paste_person(img, clip[k * 7], anchor, 100 + 20 * k, 110 + 5 * k, 120 + 12 * k)
+        cv2.imwrite(str(folder / f"p{k}.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+        joints = np.vstack([pts, np.zeros((4, 2))])
+        rec = frame_record(k, 0.0, joints, np.array([1, 1, 1, 0, 0, 0, 0], float), 0.5)
+        rec["image"] = f"p{k}.png"
+        w.add(rec)
+    w.close({})
+    return folder / "labels.json"
+
+
 def people_video(path: Path, people: list[dict], frames: int = 30, size: tuple[int, int] = (640, 360),
                  fps: int = 25, cuts: tuple[int, ...] = (), bars: int = 0) -> list[list[np.ndarray | None]]:
     """Encode a video of real people (the example clip's signer, pasted) over a texture.

@@ -5,34 +5,15 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 import torch
 import yaml
 from click.testing import CliRunner
-from synth import paste_person, signer, texture
+from synth import labelled_signer_photos
 
 from posevid.cli import main
-from posevid.io.writers import JsonWriter, frame_record
 from posevid.person.detector import DetectorNet, PersonDetector, folded
-
-
-def labelled_photos(folder: Path, n: int = 6) -> Path:
-    """Photos of the signer at several sizes and places, labelled with her head and shoulders."""
-    folder.mkdir(parents=True, exist_ok=True)
-    clip, anchor = signer()
-    w = JsonWriter(folder / "labels.json", {})
-    for k in range(n):
-        img = texture(240, 320, seed=k)
-        pts = paste_person(img, clip[k * 7], anchor, 100 + 20 * k, 110 + 5 * k, 120 + 12 * k)
-        cv2.imwrite(str(folder / f"p{k}.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
-        joints = np.vstack([pts, np.zeros((4, 2))])
-        rec = frame_record(k, 0.0, joints, np.array([1, 1, 1, 0, 0, 0, 0], float), 0.5)
-        rec["image"] = f"p{k}.png"
-        w.add(rec)
-    w.close({})
-    return folder / "labels.json"
 
 
 def config(tmp_path: Path, labels: Path, iterations: int, out: str = "run") -> Path:
@@ -47,7 +28,7 @@ def config(tmp_path: Path, labels: Path, iterations: int, out: str = "run") -> P
 
 
 def test_a_detector_run_writes_weights_the_tracker_loads_and_its_curves(tmp_path):
-    labels = labelled_photos(tmp_path / "photos")
+    labels = labelled_signer_photos(tmp_path / "photos")
     r = CliRunner().invoke(main, ["train", str(config(tmp_path, labels, 4)), "-q"])
     assert r.exit_code == 0, r.output
     run = tmp_path / "run"
@@ -66,7 +47,7 @@ def test_a_stopped_detector_run_resumes_to_the_same_weights(tmp_path):
     from posevid.config import section
     from posevid.train.detector import train_detector
 
-    labels = labelled_photos(tmp_path / "photos")
+    labels = labelled_signer_photos(tmp_path / "photos")
     straight = train_detector(section("train", config(tmp_path, labels, 4, "straight")), progress=False)
     cfg = section("train", config(tmp_path, labels, 4, "halves"))
     train_detector(cfg, progress=False, max_steps=2)
@@ -123,7 +104,7 @@ def test_a_wider_detector_starts_from_a_narrow_run_and_loads_with_its_own_widths
     from posevid.train.detector import train_detector
     from posevid.train.widen import widen_detector
 
-    labels = labelled_photos(tmp_path / "photos")
+    labels = labelled_signer_photos(tmp_path / "photos")
     train_detector(section("train", config(tmp_path, labels, 3, "narrow")), progress=False)
     state = torch.load(tmp_path / "narrow" / "checkpoint.pt", weights_only=True)["net"]
     narrow = DetectorNet(batchnorm=True, widths=widths_of(state))

@@ -14,7 +14,6 @@ exactly roi.body_box of the person's joints: 4.5 body scales, 0.1 below the shou
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from importlib import resources
@@ -28,7 +27,7 @@ from torch import nn
 from torch.nn.functional import max_pool2d
 
 from ..errors import ModelError
-from ..io.atomic import replacing
+from ..io.blobs import read_weights, write_weights
 from .roi import Roi
 
 #: Long side of the detector's input in pixels: a person whose box is 40 px on a 1280×720 frame
@@ -114,11 +113,12 @@ def widths_of(state: dict[str, torch.Tensor]) -> tuple[int, ...]:
     return tuple(int(state[k].shape[0]) for k in ("stem.0.weight", "s4.0.0.weight", "s8.0.0.weight", "s16.0.0.weight"))
 
 
-def folded(net: DetectorNet) -> DetectorNet:
-    """The same function without BatchNorm, for export (torch's fuse_conv_bn_eval per block)."""
+def fold_blocks(net: nn.Module, plain: nn.Module) -> nn.Module:
+    """`plain` (the same layers without BatchNorm) given `net`'s function, for export: each block's
+    convolution (element 0 of an nn.Sequential, as _block makes them) with the BatchNorm after it
+    folded in by torch's fuse_conv_bn_eval; every other weight (a linear head) copied."""
     from torch.nn.utils.fusion import fuse_conv_bn_eval  # noqa: PLC0415
 
-    plain = DetectorNet(batchnorm=False, widths=net.widths)
     net = net.eval()
     state = {}
     for name, module in net.named_modules():
@@ -127,8 +127,15 @@ def folded(net: DetectorNet) -> DetectorNet:
             if len(module) > 1 and isinstance(module[1], nn.BatchNorm2d):
                 conv = fuse_conv_bn_eval(conv, module[1])
             state[f"{name}.0.weight"], state[f"{name}.0.bias"] = conv.weight.detach(), conv.bias.detach()
+    own = net.state_dict()
+    state.update({k: own[k] for k in plain.state_dict() if k not in state})
     plain.load_state_dict(state)
     return plain.eval()
+
+
+def folded(net: DetectorNet) -> DetectorNet:
+    """The same function without BatchNorm, for export."""
+    return fold_blocks(net, DetectorNet(batchnorm=False, widths=net.widths))
 
 
 @dataclass(frozen=True)
@@ -209,30 +216,17 @@ def save(path: str | Path, net: DetectorNet, meta: dict[str, Any]) -> None:
     """Write detector weights atomically (BatchNorm folded), with their training facts."""
     if net.batchnorm:
         net = folded(net.cpu())
-    blob = {"magic": MAGIC, "meta": json.dumps({**meta, "det_size": DET_SIZE, "stride": STRIDE,
-                                                 "widths": list(net.widths)}),
-            "net": {k: v.detach().cpu() for k, v in net.state_dict().items()}}
-    with replacing(path) as tmp:
-        torch.save(blob, tmp)
+    write_weights(path, MAGIC, net, {**meta, "det_size": DET_SIZE, "stride": STRIDE, "widths": list(net.widths)})
 
 
 def load(path: str | Path | None = None) -> tuple[DetectorNet, dict[str, Any]]:
     """Load detector weights (the shipped ones by default); every failure is a ModelError naming the file."""
     path = Path(path) if path else shipped_detector()
-    if not path.is_file():
-        raise ModelError(f"{path}: person detector weights not found")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-        if not isinstance(blob, dict) or blob.get("magic") != MAGIC:
-            raise ValueError
-        meta = json.loads(blob["meta"])
-        net = DetectorNet(widths=tuple(meta.get("widths", WIDTHS)))
-        net.load_state_dict(blob["net"])
-    except Exception:  # noqa: BLE001 - an empty, cut or foreign file fails in many ways
-        raise ModelError(f"not a posevid person detector file: {path}") from None
+    net, meta = read_weights(path, MAGIC, "person detector",
+                             lambda meta: DetectorNet(widths=tuple(meta.get("widths", WIDTHS))))
     if meta.get("det_size") != DET_SIZE:
         raise ModelError(f"{path}: detector trained for another input size")
-    return net.eval(), meta
+    return net, meta
 
 
 class PersonDetector:
