@@ -366,8 +366,8 @@ def face_points(config_file: str, out_file: Path, quiet: bool) -> None:
 def train(config_file: str, resume: bool, device: str, iterations: int | None, workers: int | None,
           minutes: float | None, export_only: bool, pack_dir: Path | None, pack_size: int, pack_every: int,
           quiet: bool) -> None:
-    """Train SpatialNet / SpatialNet Fusion (stage spatial|fusion), the pooling layer (stage pooling) or
-    the person detector (stage detector)."""
+    """Train SpatialNet / SpatialNet Fusion (stage spatial|fusion), the pooling layer (stage pooling),
+    the person detector (stage detector) or the box refiner (stage refiner)."""
     from .config import section  # noqa: PLC0415
 
     cfg = section("train", config_file, iterations=iterations, workers=workers, minutes=minutes)
@@ -381,6 +381,10 @@ def train(config_file: str, resume: bool, device: str, iterations: int | None, w
         from .train.detector import export_checkpoint as export_detector  # noqa: PLC0415
 
         path = export_detector(cfg)
+    elif export_only and cfg["stage"] == "refiner":
+        from .train.refiner import export_checkpoint as export_refiner  # noqa: PLC0415
+
+        path = export_refiner(cfg)
     elif export_only:
         from .train.pose import export_checkpoint  # noqa: PLC0415
 
@@ -393,6 +397,10 @@ def train(config_file: str, resume: bool, device: str, iterations: int | None, w
         from .train.detector import train_detector  # noqa: PLC0415
 
         path = train_detector(cfg, resume=resume, device=device, progress=not quiet)
+    elif cfg["stage"] == "refiner":
+        from .train.refiner import train_refiner  # noqa: PLC0415
+
+        path = train_refiner(cfg, resume=resume, device=device, progress=not quiet)
     else:
         from .train.pose import train as run  # noqa: PLC0415
 

@@ -207,9 +207,10 @@ CACHE_MARGIN = 1.5
 """The cached patch is this many times the upper-body box, leaving room for augmentation."""
 
 
-def load_pixels(samples: list[Sample], patch: int, with_face: bool = False
+def load_pixels(samples: list[Sample], patch: int, with_face: bool = False, margin: float = CACHE_MARGIN
                 ) -> tuple[np.ndarray, np.ndarray, list[Sample]]:
-    """Decode each sample once and cache a patch×patch RGB patch around its upper body.
+    """Decode each sample once and cache a patch×patch RGB patch around its upper body: `margin`
+    times its crop-rule box, centred on it.
 
     Returns (N×patch×patch×3 uint8, N×7×2 joints in patch pixels, or N×12×2 joints and face
     points `with_face`, the kept samples).
@@ -226,7 +227,7 @@ def load_pixels(samples: list[Sample], patch: int, with_face: bool = False
         roi = body_box(sample.joints, sample.labelled)
         if roi is None:
             return
-        side = roi.side * CACHE_MARGIN
+        side = roi.side * margin
         big = Roi(roi.x + roi.side / 2 - side / 2, roi.y + roi.side / 2 - side / 2, side)
         images.append(crop(rgb, big, patch))
         pts = sample.points(with_face)[0]

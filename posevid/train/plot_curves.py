@@ -1,5 +1,6 @@
 """Plot a training run's curves: the training loss, and the held-out PCK per joint type (pose
-network) or the held-out recall and precision (person detector).
+network), the held-out recall and precision (person detector) or the share of held-out boxes
+framed well before and after refinement (box refiner).
 
     python -m posevid.train.plot_curves runs/q128 -o curves.png
 
@@ -44,15 +45,18 @@ def plot_curves(run: Path, out: Path, smooth: int = 20) -> Path:
     lr.plot(steps, loss["lr"], color="C3", lw=0.8, alpha=0.6)
     lr.set_ylabel("learning rate", color="C3")
     val_path = run / "validation.csv"
-    pose = True
+    kind = "pose"
     if val_path.exists():
         val = read_csv(val_path)
-        pose = "mean" in val  # a pose run's PCK per joint type, else a detector's recall and precision
-        names = (*JOINT_TYPES, "mean") if pose else [k for k in val if k not in ("step", "elapsed_s", "ms_per_frame")]
+        # a pose run's PCK per joint type, a refiner's framing, or a detector's recall and precision
+        kind = "pose" if "mean" in val else "refiner" if "good_after" in val else "detector"
+        names = {"pose": (*JOINT_TYPES, "mean"), "refiner": ("good_before", "good_after"),
+                 "detector": [k for k in val if k not in ("step", "elapsed_s", "ms_per_frame")]}[kind]
         for name in names:
-            b.plot(val["step"], val[name], marker=".", label=name, lw=2 if name == "mean" else 1)
+            b.plot(val["step"], val[name], marker=".", label=name, lw=2 if name in ("mean", "good_after") else 1)
     b.set_xlabel("step")
-    b.set_ylabel("held-out PCK (%), labelled box" if pose else "held-out recall and precision (%)")
+    b.set_ylabel({"pose": "held-out PCK (%), labelled box", "detector": "held-out recall and precision (%)",
+                  "refiner": "held-out boxes framed well (%)"}[kind])
     b.set_ylim(0, 100)
     b.grid(alpha=0.3)
     b.legend(loc="lower right")

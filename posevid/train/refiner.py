@@ -1,0 +1,211 @@
+"""Training the box refiner (posevid/person/refine.py): `posevid train` with `stage: refiner`.
+
+Each training example is a labelled person (photo or teacher-labelled video frame) seen through
+a box moved and resized the way the detector's boxes are wrong: the log of the side off by a
+Gaussian of sd `scale_noise` most of the time and by anything up to ±`scale_wide` otherwise,
+the centre off by a Gaussian of sd `shift_noise` box sides. The crop is turned (±rotate, or any
+way with probability spin, as the pose network's crops), mirrored, and jittered in colour and
+blur; the target is the crop-rule box (roi.body_box) of the joints as turned. Every example is
+a pure function of (seed, step), so a resumed run draws what it would have drawn.
+
+Logs: loss.csv, and at each validation the held-out people seen through boxes drawn by the same
+rule with a fixed seed: the median error of the log side and how many boxes are within ×/÷1.22
+of the true side with their centre within a tenth of it, before and after refinement.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+
+from ..errors import PosevidError
+from ..network.runtime import pick_device
+from ..person import refine as rf
+from ..person.detector import to_tensor
+from ..person.roi import Roi, body_box
+from .datasets import colour_and_blur, iterate_sources, load_pixels
+from .pose import CHECKPOINT, RunLogs, autocast, finish_run, make_optimizer, resume_from, run_steps
+
+#: The cached patch holds this many crop-rule boxes around each person: room for the largest window
+#: (CONTEXT times a box exp(scale_wide) too large, moved by shift_max) without reaching its edge,
+#: which would be a ruler at a fixed distance from the person. The config's `patch` is chosen so
+#: that even the smallest window covers REFINE_SIZE pixels of it (window_image).
+MARGIN = 4.0
+#: A box within this factor of the true side, centred within GOOD_SHIFT of its side, is framed
+#: well enough (the pose network trains with scale jitter ×/÷1.35).
+GOOD_SCALE = 1.22
+GOOD_SHIFT = 0.1
+
+
+class RefinerData:
+    """The people of a config's sources (`data` or `validation`) as cached patches."""
+
+    def __init__(self, cfg: dict[str, Any], sources: str = "data"):
+        samples = iterate_sources(cfg[sources], Path(cfg.get("base", ".")))
+        if not samples:
+            raise PosevidError(f"the refiner config names no labelled samples (train.{sources})")
+        self.patches, self.joints, kept = load_pixels(samples, cfg["patch"], margin=MARGIN)
+        if not kept:
+            raise PosevidError("none of the labelled samples could be read")
+        self.labelled = np.stack([s.labelled for s in kept])
+        weight = np.array([s.repeat for s in kept], np.float64)
+        self.p = weight / weight.sum()
+        self.cfg = cfg
+
+    def __len__(self) -> int:
+        return len(self.patches)
+
+    def example(self, rng: np.random.Generator, k: int, augment: bool = True
+                ) -> tuple[np.ndarray, np.ndarray, Roi, Roi]:
+        """One example of person k: (input image, target row, true box, noisy box), the boxes in
+        the coordinates of the turned (and mirrored) patch."""
+        cfg, aug = self.cfg["refiner"], self.cfg["augment"]
+        patch = self.patches[k]
+        p = patch.shape[0]
+        angle = 0.0
+        if augment:
+            spin = rng.random() < aug.get("spin", 0.0)
+            angle = rng.uniform(-180.0, 180.0) if spin else rng.uniform(-1, 1) * aug.get("rotate", 0.0)
+        turn = cv2.getRotationMatrix2D((p / 2, p / 2), angle, 1.0)
+        joints = self.joints[k] @ turn[:, :2].T + turn[:, 2]
+        truth = body_box(joints, self.labelled[k])
+        wide = rng.random() < cfg["wide_share"]
+        dlog = rng.uniform(-cfg["scale_wide"], cfg["scale_wide"]) if wide else rng.normal(0, cfg["scale_noise"])
+        dlog = float(np.clip(dlog, -cfg["scale_wide"], cfg["scale_wide"]))
+        dx, dy = np.clip(rng.normal(0, cfg["shift_noise"], 2), -cfg["shift_max"], cfg["shift_max"])
+        cx, cy = truth.centre
+        noisy = Roi.centred(cx + dx * truth.side, cy + dy * truth.side, truth.side * math.exp(dlog))
+        win = rf.window(noisy)
+        row = rf.target(truth, win)
+        if angle:
+            patch = cv2.warpAffine(patch, turn, (p, p), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+        # The person at a resolution drawn apart from the box's error: with every patch at one
+        # resolution, how many pixels a window covers (and so how it looks once shrunk to the input)
+        # would tell the box's error, and the network learnt that instead of the person's size.
+        f = math.exp(rng.uniform(math.log(cfg["resolution"]), 0.0)) if augment else 1.0
+        if f < 1.0:
+            patch = cv2.resize(patch, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+            win = Roi(win.x * f, win.y * f, win.side * f)
+        img = rf.window_image(patch, win)
+        if augment:
+            if rng.random() < aug.get("flip", 0.0):  # mirrored about the window's centre, the noisy box's
+                img, row[0] = img[:, ::-1].copy(), -row[0]
+                truth = Roi.centred(2 * noisy.centre[0] - truth.centre[0], truth.centre[1], truth.side)
+            if rng.random() < cfg["low_res"]:  # a person small in the frame: fewer pixels than the input
+                n = int(rng.integers(rf.REFINE_SIZE // 4, rf.REFINE_SIZE))
+                img = cv2.resize(cv2.resize(img, (n, n), interpolation=cv2.INTER_AREA), img.shape[:2][::-1],
+                                 interpolation=cv2.INTER_LINEAR)
+            img = colour_and_blur(img, rng, aug)
+        return img, row, truth, noisy
+
+    def fixed(self, step: int, size: int) -> list[tuple[np.ndarray, np.ndarray, Roi, Roi]]:
+        """The examples of a step's batch (a pure function of seed and step)."""
+        rng = np.random.default_rng([self.cfg["seed"], step])
+        ks = rng.choice(len(self), size=size, p=self.p)
+        return [self.example(rng, int(k)) for k in ks]
+
+    def batch(self, step: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        images, rows, *_ = zip(*self.fixed(step, size), strict=True)
+        return to_tensor(list(images)), torch.from_numpy(np.stack(rows))
+
+
+def held_out(data: RefinerData, n: int = 600) -> list[tuple[np.ndarray, Roi, Roi]]:
+    """Fixed held-out examples (seed 1, no augmentation): (image, true box, noisy box)."""
+    out = []
+    for i in range(n):
+        rng = np.random.default_rng([1, i])
+        img, _, truth, noisy = data.example(rng, i % len(data), augment=False)
+        out.append((img, truth, noisy))
+    return out
+
+
+def framing(boxes: list[Roi], truths: list[Roi]) -> tuple[float, float]:
+    """(median |log side error|, % of boxes framed well: GOOD_SCALE and GOOD_SHIFT)."""
+    logs = np.array([abs(math.log(b.side / t.side)) for b, t in zip(boxes, truths, strict=True)])
+    shift = np.array([math.dist(b.centre, t.centre) / t.side for b, t in zip(boxes, truths, strict=True)])
+    good = (logs < math.log(GOOD_SCALE)) & (shift < GOOD_SHIFT)
+    return float(np.median(logs)), 100.0 * float(good.mean())
+
+
+def score(net: torch.nn.Module, held: list[tuple[np.ndarray, Roi, Roi]], flip: bool = True) -> dict[str, float]:
+    """Framing of the held-out boxes before and after one pass of the network in training (with
+    its mirror image averaged in, as BoxRefiner runs it, when `flip`)."""
+    was = net.training
+    net.eval()
+    out = rf.run(net, to_tensor([img for img, _, _ in held]), flip=flip)
+    net.train(was)
+    truths = [t for _, t, _ in held]
+    refined = [rf.decode(o, rf.window(noisy)) for o, (_, _, noisy) in zip(out, held, strict=True)]
+    before, good_before = framing([noisy for _, _, noisy in held], truths)
+    after, good_after = framing(refined, truths)
+    return {"before": before, "after": after, "good_before": good_before, "good_after": good_after}
+
+
+def refiner_loss(pred: torch.Tensor, row: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Smooth L1 on the centre (in window sides) and on the log side; (total, centre, side)."""
+    centre = torch.nn.functional.smooth_l1_loss(pred[:, :2].float(), row[:, :2], beta=0.02)
+    side = torch.nn.functional.smooth_l1_loss(pred[:, 2].float(), row[:, 2], beta=0.05)
+    return centre + side, centre, side
+
+
+def train_refiner(cfg: dict[str, Any], resume: bool = False, device: str = "auto", progress: bool = True,
+                  max_steps: int | None = None) -> Path:
+    """Run (or resume) a box-refiner training run; returns the exported weight file."""
+    dev = pick_device(device)
+    out = Path(cfg["out"])
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg["seed"])
+    net = rf.RefinerNet(batchnorm=True).to(dev)
+    opt = make_optimizer(net, cfg)
+    ckpt_path = out / CHECKPOINT
+    step, elapsed = resume_from(ckpt_path, net, opt, dev, resume)
+    data = RefinerData(cfg)
+    overfit = cfg["refiner"].get("overfit", 0)
+    if overfit:  # the recipe check: k fixed batches, scored on the very images it learns
+        held = [(img, truth, noisy) for k in range(overfit)
+                for img, _, truth, noisy in data.fixed(k, cfg["batch_size"])]
+    else:
+        held = held_out(RefinerData(cfg, "validation")) if cfg.get("validation") else []
+    amp, amp_dtype = autocast(cfg, dev)
+    logs = RunLogs(out, resume, ["step", "loss", "centre", "side", "lr", "images_per_s", "elapsed_s"],
+                   ["step", "median_log_error_before", "median_log_error_after", "good_before", "good_after",
+                    "elapsed_s"])
+
+    def losses(step: int) -> tuple[torch.Tensor, list[torch.Tensor], int]:
+        x, row = (t.to(dev) for t in data.batch(step % overfit if overfit else step, cfg["batch_size"]))
+        with torch.autocast(dev.type, dtype=amp_dtype, enabled=amp):
+            pred = net(x)
+        total, centre, side = refiner_loss(pred, row)
+        return total, [centre, side], len(x)
+
+    def validate(step: int, elapsed: float) -> str:
+        r = score(net, held, flip=not overfit)  # the recipe check learns its images one way round
+        logs.validation([step, f"{r['before']:.4f}", f"{r['after']:.4f}", f"{r['good_before']:.1f}",
+                         f"{r['good_after']:.1f}", f"{elapsed:.0f}"])
+        return (f"step {step}: held-out median |log side error| {r['before']:.3f} -> {r['after']:.3f}, "
+                f"framed well {r['good_before']:.1f}% -> {r['good_after']:.1f}%")
+
+    total = cfg["iterations"] if max_steps is None else min(cfg["iterations"], step + max_steps)
+    step, elapsed, stopped = run_steps(cfg, net, opt, ckpt_path, logs, step, elapsed, total, losses,
+                                       validate if held else None, progress=progress)
+    export = Path(cfg.get("export") or out / "refiner.pt")
+    rf.save(export, net.cpu(), {"iterations": step, "train_seconds": round(elapsed), "people": len(data)})
+    return finish_run(out, step, export, stopped)
+
+
+def export_checkpoint(cfg: dict[str, Any]) -> Path:
+    """Write the weights of a refiner run's latest checkpoint (the run may still be going)."""
+    ckpt_path = Path(cfg["out"]) / CHECKPOINT
+    if not ckpt_path.exists():
+        raise PosevidError(f"{ckpt_path}: no checkpoint to export")
+    ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    net = rf.RefinerNet(batchnorm=True)
+    net.load_state_dict(ck["net"])
+    export = Path(cfg.get("export") or Path(cfg["out"]) / "refiner.pt")
+    rf.save(export, net, {"iterations": int(ck["step"]), "train_seconds": round(float(ck["elapsed"])),
+                          "device": "checkpoint"})
+    return export
