@@ -39,7 +39,7 @@ REFINE_SIZE = 96
 #: The window read around a box, in box sides: a box half the person's true size (the detector's
 #: worst 5% on training photos) still has the person's whole box inside.
 CONTEXT = 2.0
-#: Channel widths of the four stride-2 stages after the stem.
+#: Channel widths of the five stride-2 stages (the last three with a second convolution).
 WIDTHS = (16, 32, 64, 96, 128)
 MAGIC = "posevid-refiner"
 
@@ -144,14 +144,13 @@ class BoxRefiner:
     `refiner(rgb, boxes)` returns the refined boxes in the same order. For measuring runs against
     the detector's boxes; the tracker does not use it."""
 
-    def __init__(self, path: str | Path, flip: bool = True, passes: int = 1):
+    def __init__(self, path: str | Path, flip: bool = True):
         self.net, self.meta = load(path)
         self.flip = flip
-        self.passes = passes
 
     def __call__(self, rgb: np.ndarray, boxes: list[Roi]) -> list[Roi]:
-        for _ in range(self.passes if boxes else 0):
-            windows = [window(b) for b in boxes]
-            out = run(self.net, to_tensor([window_image(rgb, w) for w in windows]), self.flip)
-            boxes = [decode(o, w) for o, w in zip(out, windows, strict=True)]
-        return boxes
+        if not boxes:
+            return []
+        windows = [window(b) for b in boxes]
+        out = run(self.net, to_tensor([window_image(rgb, w) for w in windows]), self.flip)
+        return [decode(o, w) for o, w in zip(out, windows, strict=True)]

@@ -192,9 +192,15 @@ def train_refiner(cfg: dict[str, Any], resume: bool = False, device: str = "auto
     total = cfg["iterations"] if max_steps is None else min(cfg["iterations"], step + max_steps)
     step, elapsed, stopped = run_steps(cfg, net, opt, ckpt_path, logs, step, elapsed, total, losses,
                                        validate if held else None, progress=progress)
-    export = Path(cfg.get("export") or out / "refiner.pt")
-    rf.save(export, net.cpu(), {"iterations": step, "train_seconds": round(elapsed), "people": len(data)})
+    export = write_export(cfg, net, {"iterations": step, "train_seconds": round(elapsed), "people": len(data)})
     return finish_run(out, step, export, stopped)
+
+
+def write_export(cfg: dict[str, Any], net: rf.RefinerNet, meta: dict[str, Any]) -> Path:
+    """Write a run's weights where its config says (train.export, else OUT/refiner.pt)."""
+    export = Path(cfg.get("export") or Path(cfg["out"]) / "refiner.pt")
+    rf.save(export, net.cpu(), meta)
+    return export
 
 
 def export_checkpoint(cfg: dict[str, Any]) -> Path:
@@ -205,7 +211,5 @@ def export_checkpoint(cfg: dict[str, Any]) -> Path:
     ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
     net = rf.RefinerNet(batchnorm=True)
     net.load_state_dict(ck["net"])
-    export = Path(cfg.get("export") or Path(cfg["out"]) / "refiner.pt")
-    rf.save(export, net, {"iterations": int(ck["step"]), "train_seconds": round(float(ck["elapsed"])),
-                          "device": "checkpoint"})
-    return export
+    return write_export(cfg, net, {"iterations": int(ck["step"]), "train_seconds": round(float(ck["elapsed"])),
+                                   "device": "checkpoint"})
