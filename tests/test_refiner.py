@@ -18,7 +18,7 @@ from posevid.cli import main
 from posevid.config import section
 from posevid.person import refine as rf
 from posevid.person.roi import Roi, body_box
-from posevid.train.refiner import RefinerData, train_refiner
+from posevid.train.refiner import MARGIN, MAX_BOX, RefinerData, cut_region, train_refiner
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAD_AND_SHOULDERS = np.array([1, 1, 1, 0, 0, 0, 0], bool)
@@ -30,7 +30,8 @@ def config(tmp_path: Path, labels: Path, iterations: int, out: str = "run") -> P
                      "validate_every": 2, "checkpoint_minutes": 0, "patch": 96,
                      "augment": {"flip": 0.5, "rotate": 30.0, "spin": 0.2, "colour": 0.2, "blur": 0.2},
                      "data": [{"type": "posevid", "labels": str(labels)}],
-                     "validation": [{"type": "posevid", "labels": str(labels)}]}}
+                     "validation": [{"type": "posevid", "labels": str(labels)}],
+                     "refiner": {"real": [{"type": "posevid", "labels": str(labels)}]}}}
     path = tmp_path / f"{out}.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
@@ -46,19 +47,22 @@ def test_decode_reads_back_the_box_a_target_names():
 
 @pytest.mark.parametrize("seed", range(6))
 def test_a_training_example_targets_the_crop_rule_box_of_the_joints_where_they_land(seed):
-    """Head and shoulders painted as dots in a patch, then an example turned any way and mirrored: the
-    crop-rule box of the dots found in the example's image is the box its target row names."""
-    p = 1100  # shoulders 60 pixels apart: a crop-rule box of 270, the patch MARGIN boxes around it
-    patch = np.zeros((p, p, 3), np.uint8)
+    """Head and shoulders painted as dots in a frame, then an example turned any way, mirrored, and
+    (odd seeds) the frame shrunk as a wide shot's: the crop-rule box of the dots found in the
+    example's image is the box its target row names."""
+    p = 1100  # shoulders 60 pixels apart: a crop-rule box of 270, the frame MARGIN boxes around it
+    frame = np.zeros((p, p, 3), np.uint8)
     joints = np.zeros((7, 2), np.float32)
     joints[:3] = [[550, 540], [520, 556], [580, 553]]
     for k, (x, y) in enumerate(joints[:3]):
-        patch[int(y) - 6:int(y) + 7, int(x) - 6:int(x) + 7] = (255 * (k == 0), 255 * (k == 1), 255 * (k == 2))
+        frame[int(y) - 6:int(y) + 7, int(x) - 6:int(x) + 7] = (255 * (k == 0), 255 * (k == 1), 255 * (k == 2))
+    region, inside = cut_region(frame, joints, HEAD_AND_SHOULDERS)
+    assert max(region.shape[:2]) <= MAX_BOX * MARGIN + 1  # kept at most MAX_BOX pixels a box
     data = RefinerData.__new__(RefinerData)
-    data.patches, data.joints, data.labelled, data.p = patch[None], joints[None], HEAD_AND_SHOULDERS[None], np.ones(1)
+    data.images, data.joints, data.labelled, data.p = [region], [inside], HEAD_AND_SHOULDERS[None], np.ones(1)
     defaults = section("train")
     data.cfg = {"seed": 0, "augment": {"flip": 1.0, "spin": 1.0, "colour": 0.0, "blur": 0.0},
-                "refiner": {**defaults["refiner"], "low_res": 0.0}}
+                "refiner": {**defaults["refiner"], "low_res": 0.0, "smaller": float(seed % 2), "resolution": 0.6}}
     img, row, truth, noisy = data.example(np.random.default_rng(seed), 0)
     assert np.allclose(rf.target(truth, rf.window(noisy)), row, atol=1e-5)  # the boxes scored are the row's
     seen = []
@@ -85,6 +89,8 @@ def test_a_refiner_run_writes_weights_that_load_its_curves_and_resumes_exactly(t
     val = list(csv.DictReader((run / "validation.csv").open()))
     assert [int(row["step"]) for row in val] == [2, 4]
     assert all(0 <= float(row["good_after"]) <= 100 and float(row["median_log_error_after"]) >= 0 for row in val)
+    # the shipped detector's boxes of the `real` photos, refined at every validation
+    assert all(0 <= float(row["real_good_after"]) <= 100 and float(row["real_before"]) >= 0 for row in val)
 
     straight = rf.BoxRefiner(run / "refiner.pt").net
     cfg = section("train", config(tmp_path, labels, 4, "halves"))

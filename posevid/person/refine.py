@@ -13,10 +13,13 @@ it, at REFINE_SIZE pixels, and regresses the crop-rule box of the person there: 
 offset and the log of the side, relative to the window. It is trained (posevid/train/refiner.py)
 on labelled people seen through boxes moved and resized as the detector's errors are.
 
-Not shipped, and not in the pipeline: no run so far frames real photos better than the detector
-(docs/training.md section 4, "the box refiner"). Its training examples are cut from cached
-patches, where how sharp a window looks goes with how wrong its box is, and the network learnt
-that instead of the person's size.
+Not shipped, and not in the pipeline: no run frames real photos better than the detector
+(docs/training.md section 4, "the box refiner"). Runs 1-3 cut their examples from cached
+patches and learnt the patches' resampling; run 4 cut them from the frames themselves and
+learnt its examples, but on the detector's boxes of photos it never saw its log side errors
+follow the detector's own (correlation 0.90): both networks read the person's size from the
+picture the same way, and what the crop rule's box adds on top (the labelled shoulders' width
+and the neck's length, which the picture does not fix) no reading of the picture recovers.
 """
 from __future__ import annotations
 
@@ -81,13 +84,16 @@ def window(box: Roi) -> Roi:
     return Roi.centred(cx, cy, box.side * CONTEXT)
 
 
-def window_image(image: np.ndarray, win: Roi) -> np.ndarray:
+def window_image(image: np.ndarray, win: Roi, turn: np.ndarray | None = None) -> np.ndarray:
     """The window's pixels at REFINE_SIZE² (black outside the image): cut at its own resolution
     (a shift, bilinear), then area-averaged down, so that a window is as sharp as its source
-    allows whatever its size; one that covers fewer pixels than REFINE_SIZE is enlarged."""
+    allows whatever its size; one that covers fewer pixels than REFINE_SIZE is enlarged.
+    `turn` (2×3, training only) is applied to the image first, in the same single resampling."""
     n = int(min(max(math.ceil(win.side), REFINE_SIZE), 4 * REFINE_SIZE))
-    cut = cv2.warpAffine(image, win.affine(n), (n, n), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                         borderValue=0)
+    m = win.affine(n)
+    if turn is not None:
+        m = m @ np.vstack([turn, [0.0, 0.0, 1.0]])
+    cut = cv2.warpAffine(image, m, (n, n), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     return cut if n == REFINE_SIZE else cv2.resize(cut, (REFINE_SIZE, REFINE_SIZE), interpolation=cv2.INTER_AREA)
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -207,6 +207,30 @@ CACHE_MARGIN = 1.5
 """The cached patch is this many times the upper-body box, leaving room for augmentation."""
 
 
+def decoded(samples: list[Sample]) -> Iterator[tuple[Sample, np.ndarray]]:
+    """Each sample with its RGB image or frame: photos as listed, videos decoded in one pass
+    each, in frame order (so a video's samples come after the photos). Unreadable photos and
+    frames the video does not have are skipped."""
+    from ..io.video import VideoReader  # noqa: PLC0415 - keeps scipy-only users free of PyAV
+
+    by_video: dict[str, list[Sample]] = {}
+    for s in samples:
+        if s.frame is None:
+            im = cv2.imread(s.source, cv2.IMREAD_COLOR)
+            if im is not None:
+                yield s, cv2.cvtColor(im, cv2.COLOR_BGR2RGB)
+        else:
+            by_video.setdefault(s.source, []).append(s)
+    for video, listed in by_video.items():
+        wanted = {s.frame: s for s in listed}
+        with VideoReader(video) as r:
+            for fr in r.frames():
+                if fr.index in wanted:
+                    yield wanted.pop(fr.index), fr.image
+                if not wanted:
+                    break
+
+
 def load_pixels(samples: list[Sample], patch: int, with_face: bool = False, margin: float = CACHE_MARGIN
                 ) -> tuple[np.ndarray, np.ndarray, list[Sample]]:
     """Decode each sample once and cache a patch×patch RGB patch around its upper body: `margin`
@@ -214,41 +238,20 @@ def load_pixels(samples: list[Sample], patch: int, with_face: bool = False, marg
 
     Returns (N×patch×patch×3 uint8, N×7×2 joints in patch pixels, or N×12×2 joints and face
     points `with_face`, the kept samples).
-    Videos are decoded in one pass each, in order; samples without head and both shoulders
-    are dropped: their box could only come from a fallback rule, a second framing the tracker
-    never gives at inference.
+    Samples without head and both shoulders are dropped: their box could only come from a
+    fallback rule, a second framing the tracker never gives at inference.
     """
-    from ..io.video import VideoReader  # noqa: PLC0415 - keeps scipy-only users free of PyAV
-
-    by_video: dict[str, list[int]] = {}
     images, joints, kept = [], [], []
-
-    def add(sample: Sample, rgb: np.ndarray) -> None:
+    for sample, rgb in decoded(samples):
         roi = body_box(sample.joints, sample.labelled)
         if roi is None:
-            return
+            continue
         side = roi.side * margin
         big = Roi(roi.x + roi.side / 2 - side / 2, roi.y + roi.side / 2 - side / 2, side)
         images.append(crop(rgb, big, patch))
         pts = sample.points(with_face)[0]
         joints.append(((pts - [big.x, big.y]) * (patch / big.side)).astype(np.float32))
         kept.append(sample)
-
-    for i, s in enumerate(samples):
-        if s.frame is None:
-            im = cv2.imread(s.source, cv2.IMREAD_COLOR)
-            if im is not None:
-                add(s, cv2.cvtColor(im, cv2.COLOR_BGR2RGB))
-        else:
-            by_video.setdefault(s.source, []).append(i)
-    for video, idx in by_video.items():
-        wanted = {samples[i].frame: i for i in idx}
-        with VideoReader(video) as r:
-            for fr in r.frames():
-                if fr.index in wanted:
-                    add(samples[wanted.pop(fr.index)], fr.image)
-                if not wanted:
-                    break
     if not images:
         count = NUM_JOINTS + (len(FACE_POINTS) if with_face else 0)
         return np.zeros((0, patch, patch, 3), np.uint8), np.zeros((0, count, 2), np.float32), []

@@ -16,6 +16,10 @@ from pathlib import Path
 from ..joints import JOINT_TYPES
 from . import figures
 
+#: A refiner run's curves: its held-out examples' boxes (drawn errors), and the detector's own
+#: boxes of photos it does not train on (real_), each before and after refinement.
+REFINER_CURVES = ("good_before", "good_after", "real_good_before", "real_good_after")
+
 
 def read_csv(path: Path) -> dict[str, list[float]]:
     with open(path, newline="") as f:
@@ -36,11 +40,11 @@ def plot_curves(run: Path, out: Path, smooth: int = 20) -> Path:
     if len(values) >= smooth:
         kernel = np.ones(smooth) / smooth
         a.plot(steps[smooth - 1:], np.convolve(values, kernel, mode="valid"), color="C0", label="training loss")
+        a.legend()
     a.set_xlabel("step")
     a.set_ylabel("training loss")
     a.set_yscale("log")
     a.grid(alpha=0.3)
-    a.legend()
     lr = a.twinx()
     lr.plot(steps, loss["lr"], color="C3", lw=0.8, alpha=0.6)
     lr.set_ylabel("learning rate", color="C3")
@@ -50,13 +54,14 @@ def plot_curves(run: Path, out: Path, smooth: int = 20) -> Path:
         val = read_csv(val_path)
         # a pose run's PCK per joint type, a refiner's framing, or a detector's recall and precision
         kind = "pose" if "mean" in val else "refiner" if "good_after" in val else "detector"
-        names = {"pose": (*JOINT_TYPES, "mean"), "refiner": ("good_before", "good_after"),
+        names = {"pose": (*JOINT_TYPES, "mean"), "refiner": [k for k in REFINER_CURVES if k in val],
                  "detector": [k for k in val if k not in ("step", "elapsed_s", "ms_per_frame")]}[kind]
         for name in names:
-            b.plot(val["step"], val[name], marker=".", label=name, lw=2 if name in ("mean", "good_after") else 1)
+            wide = name in ("mean", "good_after", "real_good_after")
+            b.plot(val["step"], val[name], marker=".", label=name, lw=2 if wide else 1)
     b.set_xlabel("step")
     b.set_ylabel({"pose": "held-out PCK (%), labelled box", "detector": "held-out recall and precision (%)",
-                  "refiner": "held-out boxes framed well (%)"}[kind])
+                  "refiner": "boxes framed well (%); real_: the detector's"}[kind])
     b.set_ylim(0, 100)
     b.grid(alpha=0.3)
     b.legend(loc="lower right")

@@ -3,14 +3,20 @@
 Each training example is a labelled person (photo or teacher-labelled video frame) seen through
 a box moved and resized the way the detector's boxes are wrong: the log of the side off by a
 Gaussian of sd `scale_noise` most of the time and by anything up to ±`scale_wide` otherwise,
-the centre off by a Gaussian of sd `shift_noise` box sides. The crop is turned (±rotate, or any
-way with probability spin, as the pose network's crops), mirrored, and jittered in colour and
-blur; the target is the crop-rule box (roi.body_box) of the joints as turned. Every example is
-a pure function of (seed, step), so a resumed run draws what it would have drawn.
+the centre off by a Gaussian of sd `shift_noise` box sides. The window is cut from the person's
+frame itself (kept at load as the part within MARGIN boxes, at most MAX_BOX pixels a box), by
+refine.window_image as at inference, so a window looks as sharp as the frame allows; half the
+time the frame is first shrunk (a wide shot). The frame is turned (±rotate, or any way with
+probability spin, as the pose network's crops) in the same resampling, the window mirrored and
+jittered in colour and blur; the target is the crop-rule box (roi.body_box) of the joints as
+turned. Every example is a pure function of (seed, step), so a resumed run draws what it would
+have drawn.
 
-Logs: loss.csv, and at each validation the held-out people seen through boxes drawn by the same
-rule with a fixed seed: the median error of the log side and how many boxes are within ×/÷1.22
-of the true side with their centre within a tenth of it, before and after refinement.
+Logs: loss.csv, and at each validation (validation.csv) two scores, each the median error of the
+log side and how many boxes are within ×/÷1.22 of the true side with their centre within a tenth
+of it, before and after refinement: the held-out people seen through boxes drawn by the same
+rule with a fixed seed, and (`refiner.real`, columns real_*) the shipped detector's own boxes of
+labelled photos the run does not train on, which is what a refiner is for.
 """
 from __future__ import annotations
 
@@ -27,14 +33,18 @@ from ..network.runtime import pick_device
 from ..person import refine as rf
 from ..person.detector import to_tensor
 from ..person.roi import Roi, body_box
-from .datasets import colour_and_blur, iterate_sources, load_pixels
+from .datasets import colour_and_blur, decoded, iterate_sources
 from .pose import CHECKPOINT, RunLogs, autocast, finish_run, make_optimizer, resume_from, run_steps
 
-#: The cached patch holds this many crop-rule boxes around each person: room for the largest window
-#: (CONTEXT times a box exp(scale_wide) too large, moved by shift_max) without reaching its edge,
-#: which would be a ruler at a fixed distance from the person. The config's `patch` is chosen so
-#: that even the smallest window covers REFINE_SIZE pixels of it (window_image).
-MARGIN = 4.0
+#: The region kept around each person, in crop-rule boxes (clipped to the frame): room for the
+#: largest window (CONTEXT times a box exp(scale_wide) too large, moved by shift_max, turned).
+MARGIN = 6.0
+#: A person's crop-rule box is kept at most this many pixels wide: video frames of people close up
+#: are shrunk to it (memory), photos are kept as they are. Windows are then cut from these
+#: frames by window_image, as at inference, so how sharp a window looks tells the person's size
+#: in the frame, not the box's error (run 1-3's examples, cut from patches cached at one
+#: resolution a box, taught the network the latter: docs/training.md section 4).
+MAX_BOX = 160
 #: A box within this factor of the true side, centred within GOOD_SHIFT of its side, is framed
 #: well enough (the pose network trains with scale jitter ×/÷1.35).
 GOOD_SCALE = 1.22
@@ -42,13 +52,22 @@ GOOD_SHIFT = 0.1
 
 
 class RefinerData:
-    """The people of a config's sources (`data` or `validation`) as cached patches."""
+    """The people of a config's sources (`data` or `validation`), each as the part of its frame
+    around it (MARGIN boxes, at most MAX_BOX pixels a box) and its joints there."""
 
     def __init__(self, cfg: dict[str, Any], sources: str = "data"):
         samples = iterate_sources(cfg[sources], Path(cfg.get("base", ".")))
         if not samples:
             raise PosevidError(f"the refiner config names no labelled samples (train.{sources})")
-        self.patches, self.joints, kept = load_pixels(samples, cfg["patch"], margin=MARGIN)
+        self.images: list[np.ndarray] = []
+        self.joints: list[np.ndarray] = []
+        kept = []
+        for sample, rgb in decoded(samples):
+            region = cut_region(rgb, sample.joints, sample.labelled)
+            if region is not None:
+                self.images.append(region[0])
+                self.joints.append(region[1])
+                kept.append(sample)
         if not kept:
             raise PosevidError("none of the labelled samples could be read")
         self.labelled = np.stack([s.labelled for s in kept])
@@ -57,21 +76,29 @@ class RefinerData:
         self.cfg = cfg
 
     def __len__(self) -> int:
-        return len(self.patches)
+        return len(self.images)
 
     def example(self, rng: np.random.Generator, k: int, augment: bool = True
                 ) -> tuple[np.ndarray, np.ndarray, Roi, Roi]:
         """One example of person k: (input image, target row, true box, noisy box), the boxes in
-        the coordinates of the turned (and mirrored) patch."""
+        the coordinates of the region as turned (and mirrored about the window's centre)."""
         cfg, aug = self.cfg["refiner"], self.cfg["augment"]
-        patch = self.patches[k]
-        p = patch.shape[0]
+        image, joints = self.images[k], self.joints[k]
+        if augment and rng.random() < cfg["smaller"]:
+            # the person smaller in the frame (a wide shot): the whole region shrunk, so the window
+            # is cut at the resolution such a frame has, whatever the box's error
+            f = math.exp(rng.uniform(math.log(cfg["resolution"]), 0.0))
+            size = (max(1, round(image.shape[1] * f)), max(1, round(image.shape[0] * f)))
+            joints = joints * [size[0] / image.shape[1], size[1] / image.shape[0]]
+            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
         angle = 0.0
         if augment:
             spin = rng.random() < aug.get("spin", 0.0)
             angle = rng.uniform(-180.0, 180.0) if spin else rng.uniform(-1, 1) * aug.get("rotate", 0.0)
-        turn = cv2.getRotationMatrix2D((p / 2, p / 2), angle, 1.0)
-        joints = self.joints[k] @ turn[:, :2].T + turn[:, 2]
+        turn = None
+        if angle:
+            turn = cv2.getRotationMatrix2D(body_box(joints, self.labelled[k]).centre, angle, 1.0)
+            joints = joints @ turn[:, :2].T + turn[:, 2]
         truth = body_box(joints, self.labelled[k])
         wide = rng.random() < cfg["wide_share"]
         dlog = rng.uniform(-cfg["scale_wide"], cfg["scale_wide"]) if wide else rng.normal(0, cfg["scale_noise"])
@@ -81,21 +108,12 @@ class RefinerData:
         noisy = Roi.centred(cx + dx * truth.side, cy + dy * truth.side, truth.side * math.exp(dlog))
         win = rf.window(noisy)
         row = rf.target(truth, win)
-        if angle:
-            patch = cv2.warpAffine(patch, turn, (p, p), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-        # The person at a resolution drawn apart from the box's error: with every patch at one
-        # resolution, how many pixels a window covers (and so how it looks once shrunk to the input)
-        # would tell the box's error, and the network learnt that instead of the person's size.
-        f = math.exp(rng.uniform(math.log(cfg["resolution"]), 0.0)) if augment else 1.0
-        if f < 1.0:
-            patch = cv2.resize(patch, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
-            win = Roi(win.x * f, win.y * f, win.side * f)
-        img = rf.window_image(patch, win)
+        img = rf.window_image(image, win, turn)
         if augment:
             if rng.random() < aug.get("flip", 0.0):  # mirrored about the window's centre, the noisy box's
                 img, row[0] = img[:, ::-1].copy(), -row[0]
                 truth = Roi.centred(2 * noisy.centre[0] - truth.centre[0], truth.centre[1], truth.side)
-            if rng.random() < cfg["low_res"]:  # a person small in the frame: fewer pixels than the input
+            if rng.random() < cfg["low_res"]:  # a soft or heavily compressed frame
                 n = int(rng.integers(rf.REFINE_SIZE // 4, rf.REFINE_SIZE))
                 img = cv2.resize(cv2.resize(img, (n, n), interpolation=cv2.INTER_AREA), img.shape[:2][::-1],
                                  interpolation=cv2.INTER_LINEAR)
@@ -111,6 +129,54 @@ class RefinerData:
     def batch(self, step: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
         images, rows, *_ = zip(*self.fixed(step, size), strict=True)
         return to_tensor(list(images)), torch.from_numpy(np.stack(rows))
+
+
+def cut_region(rgb: np.ndarray, joints: np.ndarray, labelled: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray] | None:
+    """The part of a frame within MARGIN crop-rule boxes of the person (clipped to the frame,
+    shrunk so that the box is at most MAX_BOX pixels), and the joints in its pixels; None when
+    the labels give no crop-rule box."""
+    box = body_box(joints, labelled)
+    if box is None:
+        return None
+    h, w = rgb.shape[:2]
+    cx, cy = box.centre
+    half = box.side * MARGIN / 2
+    x0, y0 = max(0, math.floor(cx - half)), max(0, math.floor(cy - half))
+    x1, y1 = min(w, math.ceil(cx + half)), min(h, math.ceil(cy + half))
+    if x1 <= x0 or y1 <= y0:
+        return None
+    region = rgb[y0:y1, x0:x1]
+    f = min(1.0, MAX_BOX / box.side)
+    size = (max(1, round((x1 - x0) * f)), max(1, round((y1 - y0) * f)))
+    if f < 1.0:
+        region = cv2.resize(region, size, interpolation=cv2.INTER_AREA)
+    scale = [size[0] / (x1 - x0), size[1] / (y1 - y0)]
+    return np.ascontiguousarray(region), ((joints - [x0, y0]) * scale).astype(np.float32)
+
+
+def detector_boxes(cfg: dict[str, Any]) -> list[tuple[np.ndarray, Roi, Roi]]:
+    """The shipped detector's boxes of the people of `refiner.real` (photos the run does not train
+    on), as held-out examples (window image, true box, the detector's box): what the refiner
+    is for, scored at every validation beside the drawn errors. A person counts where a detection
+    overlaps their crop-rule box by IoU 0.3 or more (the best one)."""
+    from ..person.detector import PersonDetector, iou  # noqa: PLC0415 - the detector's weights only here
+    from ..person.tracking import PHOTO_THRESHOLD  # noqa: PLC0415
+
+    sources = cfg["refiner"].get("real") or []
+    if not sources:
+        return []
+    detector = PersonDetector()
+    out = []
+    for sample, rgb in decoded(iterate_sources(sources, Path(cfg.get("base", ".")))):
+        truth = body_box(sample.joints, sample.labelled)
+        if truth is None:
+            continue
+        found = [(iou(d.roi, truth), d.roi) for d in detector(rgb, PHOTO_THRESHOLD)]
+        if found and max(found, key=lambda f: f[0])[0] >= 0.3:
+            box = max(found, key=lambda f: f[0])[1]
+            out.append((rf.window_image(rgb, rf.window(box)), truth, box))
+    return out
 
 
 def held_out(data: RefinerData, n: int = 600) -> list[tuple[np.ndarray, Roi, Roi]]:
@@ -170,10 +236,11 @@ def train_refiner(cfg: dict[str, Any], resume: bool = False, device: str = "auto
                 for img, _, truth, noisy in data.fixed(k, cfg["batch_size"])]
     else:
         held = held_out(RefinerData(cfg, "validation")) if cfg.get("validation") else []
+    real = [] if overfit else detector_boxes(cfg)
     amp, amp_dtype = autocast(cfg, dev)
     logs = RunLogs(out, resume, ["step", "loss", "centre", "side", "lr", "images_per_s", "elapsed_s"],
                    ["step", "median_log_error_before", "median_log_error_after", "good_before", "good_after",
-                    "elapsed_s"])
+                    "real_before", "real_after", "real_good_before", "real_good_after", "elapsed_s"])
 
     def losses(step: int) -> tuple[torch.Tensor, list[torch.Tensor], int]:
         x, row = (t.to(dev) for t in data.batch(step % overfit if overfit else step, cfg["batch_size"]))
@@ -183,15 +250,22 @@ def train_refiner(cfg: dict[str, Any], resume: bool = False, device: str = "auto
         return total, [centre, side], len(x)
 
     def validate(step: int, elapsed: float) -> str:
-        r = score(net, held, flip=not overfit)  # the recipe check learns its images one way round
+        nan = dict.fromkeys(("before", "after", "good_before", "good_after"), float("nan"))
+        r = score(net, held, flip=not overfit) if held else nan  # the recipe check learns its images one way round
+        d = score(net, real) if real else nan
         logs.validation([step, f"{r['before']:.4f}", f"{r['after']:.4f}", f"{r['good_before']:.1f}",
-                         f"{r['good_after']:.1f}", f"{elapsed:.0f}"])
-        return (f"step {step}: held-out median |log side error| {r['before']:.3f} -> {r['after']:.3f}, "
+                         f"{r['good_after']:.1f}", f"{d['before']:.4f}", f"{d['after']:.4f}",
+                         f"{d['good_before']:.1f}", f"{d['good_after']:.1f}", f"{elapsed:.0f}"])
+        line = (f"step {step}: held-out median |log side error| {r['before']:.3f} -> {r['after']:.3f}, "
                 f"framed well {r['good_before']:.1f}% -> {r['good_after']:.1f}%")
+        if real:
+            line += (f"; the detector's boxes of {len(real)} photos {d['before']:.3f} -> {d['after']:.3f}, "
+                     f"{d['good_before']:.1f}% -> {d['good_after']:.1f}%")
+        return line
 
     total = cfg["iterations"] if max_steps is None else min(cfg["iterations"], step + max_steps)
     step, elapsed, stopped = run_steps(cfg, net, opt, ckpt_path, logs, step, elapsed, total, losses,
-                                       validate if held else None, progress=progress)
+                                       validate if held or real else None, progress=progress)
     export = write_export(cfg, net, {"iterations": step, "train_seconds": round(elapsed), "people": len(data)})
     return finish_run(out, step, export, stopped)
 
