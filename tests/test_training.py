@@ -115,20 +115,23 @@ def test_batchnorm_folds_into_the_convolutions_exactly():
     assert set(plain.state_dict()) == set(SpatialNetFusion(PRESETS["tiny"]).state_dict())
 
 
-def test_a_network_twice_as_wide_starts_as_the_narrow_one_even_in_training_mode():
-    """train/widen.py copies every channel, and calibrate_batchnorm sets the new BatchNorm layers
-    to pass that function on: in training mode (batch statistics) the wide network computes
-    what the trained narrow one does, instead of starting from scratch."""
+@pytest.mark.parametrize("factor", [2.0, 1.5])
+def test_a_wider_network_starts_as_the_narrow_one_even_in_training_mode(factor):
+    """train/widen.py copies every channel (once or more: h128 -> w128 is 1.5 times), and
+    calibrate_batchnorm sets the new BatchNorm layers to pass that function on: in training mode
+    (batch statistics) the wide network computes what the trained narrow one does, instead of
+    starting from scratch."""
     from dataclasses import replace
 
     from posevid.network.nets import SpatialNetFusion, calibrate_batchnorm
     from posevid.network.presets import PRESETS
-    from posevid.train.widen import doubles, widen
+    from posevid.train.widen import widen, widens
 
     narrow_preset = replace(PRESETS["tiny"], input_size=64, heatmap_size=16)
-    wide_preset = replace(narrow_preset, name="wide", spatial=tuple(2 * c for c in narrow_preset.spatial),
-                          fusion=tuple(2 * c for c in narrow_preset.fusion))
-    assert doubles(narrow_preset, wide_preset) and not doubles(wide_preset, narrow_preset)
+    wide_preset = replace(narrow_preset, name="wide", spatial=tuple(round(factor * c) for c in narrow_preset.spatial),
+                          fusion=tuple(round(factor * c) for c in narrow_preset.fusion))
+    assert widens(narrow_preset, wide_preset) and not widens(wide_preset, narrow_preset)
+    assert not widens(narrow_preset, narrow_preset)
     torch.manual_seed(0)
     narrow = SpatialNetFusion(narrow_preset).eval()
     for m in narrow.modules():  # outputs of a visible size, like a trained net's
@@ -145,7 +148,9 @@ def test_a_network_twice_as_wide_starts_as_the_narrow_one_even_in_training_mode(
             assert a.abs().max() > 0.1
             assert torch.allclose(a, b, atol=1e-3 * float(a.abs().max()))
     widen(narrow, wide)  # with the default noise the copies differ, so they can learn apart
-    assert not torch.equal(wide.conv2[0].weight[:8], wide.conv2[0].weight[8:16])
+    n = narrow.conv2[0].out_channels
+    assert not torch.equal(wide.conv2[0].weight[: wide.conv2[0].out_channels - n],
+                           wide.conv2[0].weight[n:])
 
 
 def test_a_run_at_another_input_size_starts_from_the_same_layers_weights(tmp_path):

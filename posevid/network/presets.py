@@ -50,6 +50,9 @@ PRESETS: dict[str, Preset] = {
     # h128's layers on a 160×160 input (40×40 heatmaps): the arms seen 1.25 times finer for
     # about 1.56 times the arithmetic; it can start from h128's weights as they are.
     "h160": _scaled("h160", 0.5, 160),
+    # Three quarters of the paper's width on a 128×128 input: every channel of h128 × 1.5, so it
+    # starts from h128's weights (train/widen.py); 1.7 times h128's time a frame here.
+    "w128": _scaled("w128", 0.75, 128),
     "tiny": _scaled("tiny", 0.0625),
 }
 

@@ -35,7 +35,7 @@ from .datasets import augment, colour_and_blur, iterate_sources, load_pixels
 from .faces import attach_face_points
 from .feeding import TimeBudget, batch_stream
 from .pack import Packed, read_pack
-from .widen import doubles, same_layers, widen
+from .widen import same_layers, widen, widens
 
 CHECKPOINT = "checkpoint.pt"
 LOG = "loss.csv"
@@ -233,11 +233,11 @@ def _initial(cfg: dict[str, Any], device: torch.device) -> torch.nn.Module:
     net = _net_for(cfg)
     if cfg.get("init") and isinstance(net, SpatialNetFusion):
         src, _, meta = weights.load(cfg["init"])
-        if src.preset != net.preset and doubles(src.preset, net.preset):
-            widen(src, net, seed=cfg["seed"])  # twice as wide: every channel copied (train/widen.py)
+        if src.preset != net.preset and widens(src.preset, net.preset):
+            widen(src, net, seed=cfg["seed"])  # wider: every channel copied (train/widen.py)
         elif not same_layers(src.preset, net.preset):
             raise PosevidError(f"{cfg['init']}: preset {src.preset.name} does not match {net.preset.name}"
-                               " (nor is it half as wide)")
+                               " (nor is it narrower)")
         else:
             # a folded (plain) network starts a BatchNorm one with identity BatchNorm layers;
             # the heatmaps of face points a shipped network never had start untrained

@@ -7,10 +7,9 @@ copies with half the old weight, so the wide network computes exactly the narrow
 function. A little noise on the copies' incoming weights lets them learn different things,
 and training goes on from the narrow network's accuracy rather than from zero.
 
-For the pose network only exact doubling is supported (every channel count of the wide preset
-twice the narrow one's, same input size): that is the q128 -> h128 step it was written for. The
-person detector widens by any factor (`widen_detector`): a channel of the narrow network may
-have one copy or several, and every layer after it shares its weight among them.
+Any wider preset of the same input size works (`widens`): a channel of the narrow network may
+have one copy or several, and every layer after it shares the channel's weight among them. The
+person detector widens by the same rule (`widen_detector`).
 """
 from __future__ import annotations
 
@@ -22,11 +21,12 @@ from ..network.presets import Preset
 from ..person.detector import DetectorNet
 
 
-def doubles(narrow: Preset, wide: Preset) -> bool:
-    """Whether `wide` is `narrow` with every channel count doubled (same input and heatmap size)."""
-    pairs = zip(narrow.spatial + narrow.fusion, wide.spatial + wide.fusion, strict=True)
+def widens(narrow: Preset, wide: Preset) -> bool:
+    """Whether `wide` has every channel count of `narrow` or more, at least one more, with the
+    same input and heatmap size: it can start from `narrow`'s function."""
+    pairs = list(zip(narrow.spatial + narrow.fusion, wide.spatial + wide.fusion, strict=True))
     return (narrow.input_size == wide.input_size and narrow.heatmap_size == wide.heatmap_size
-            and all(2 * a == b for a, b in pairs))
+            and all(b >= a for a, b in pairs) and any(b > a for a, b in pairs))
 
 
 def same_layers(a: Preset, b: Preset) -> bool:
@@ -46,39 +46,43 @@ def _layers(net: SpatialNetFusion) -> list[torch.nn.Conv2d]:
             net.conv8[0], *(m[0] for m in net.fusion)]
 
 
-def _inputs(net: SpatialNetFusion, k: int) -> list[int]:
+def _inputs(narrow: SpatialNetFusion, wide: SpatialNetFusion, k: int) -> list[int]:
     """For the narrow network's layer k, the narrow input channel each wide input channel copies."""
-    c = net.preset.spatial
+    a, b = narrow.preset.spatial, wide.preset.spatial
     if k == 0:
         return [0, 1, 2]
     if k == 8:  # fusion1 reads conv3 and conv7, each widened on its own
-        return _copies(c[2], 2 * c[2]) + [c[2] + j for j in _copies(c[6], 2 * c[6])]
-    cin = _layers(net)[k].in_channels
-    return _copies(cin, 2 * cin)
+        return _copies(a[2], b[2]) + [a[2] + j for j in _copies(a[6], b[6])]
+    return _copies(_layers(narrow)[k].in_channels, _layers(wide)[k].in_channels)
+
+
+def _copy_conv(a: torch.nn.Conv2d, b: torch.nn.Conv2d, cols: list[int], rows: list[int], noise: float,
+               gen: torch.Generator) -> None:
+    """Write into `b` the narrow convolution `a`, output channel j of `b` copying `rows[j]` of
+    `a` and input channel i reading `cols[i]`: each narrow input's weight is shared among its
+    copies, so the sum is unchanged; the copies' incoming weights get a little noise."""
+    count = torch.bincount(torch.tensor(cols), minlength=a.in_channels).float()
+    w = a.weight[rows][:, cols] / count[cols][None, :, None, None]
+    copy = torch.tensor([j >= a.out_channels for j in range(len(rows))])
+    w = w + torch.randn(w.shape, generator=gen) * noise * a.weight.std() * copy[:, None, None, None]
+    b.weight.copy_(w)
+    b.bias.copy_(a.bias[rows])
 
 
 @torch.no_grad()
 def widen(narrow: SpatialNetFusion, wide: SpatialNetFusion, noise: float = 0.01, seed: int = 0) -> None:
     """Write into `wide` (its plain convolutions; BatchNorm layers, if any, stay as created:
-    identity at the start) the narrow network's weights, every hidden channel copied once."""
-    if not doubles(narrow.preset, wide.preset):
+    identity at the start) the narrow network's weights, every hidden channel copied as often as
+    the wider preset needs."""
+    if not widens(narrow.preset, wide.preset):
         raise PosevidError(f"cannot widen {narrow.preset.name} into {wide.preset.name}: "
-                           "every channel count must be exactly doubled")
+                           "every channel count must be the same or larger, at the same input size")
     gen = torch.Generator().manual_seed(seed)
     small, big = _layers(narrow), _layers(wide)
     outputs = {7, 12}  # conv8 and fusion5: the 7 heatmaps, not widened
     for k, (a, b) in enumerate(zip(small, big, strict=True)):
         rows = list(range(a.out_channels)) if k in outputs else _copies(a.out_channels, b.out_channels)
-        cols = _inputs(narrow, k)
-        # each narrow input now arrives twice (once for the first layer's RGB): share its weight
-        share = torch.tensor([1.0 if k == 0 else 0.5] * len(cols))
-        w = a.weight[rows][:, cols] * share[None, :, None, None]
-        if k not in outputs:
-            copy = torch.arange(b.out_channels) >= a.out_channels
-            jitter = torch.randn(w.shape, generator=gen) * noise * a.weight.std()
-            w = w + jitter * copy[:, None, None, None]
-        b.weight.copy_(w)
-        b.bias.copy_(a.bias[rows])
+        _copy_conv(a, b, _inputs(narrow, wide, k), rows, noise, gen)
 
 
 @torch.no_grad()
@@ -98,13 +102,7 @@ def widen_detector(narrow: DetectorNet, wide: DetectorNet, noise: float = 0.01, 
     small, big = dict(narrow.named_modules()), dict(wide.named_modules())
     for name, cols, rows in plan:
         a, b = small[name], big[name]
-        conv_a, conv_b = a[0], b[0]
-        count = torch.bincount(torch.tensor(cols), minlength=conv_a.in_channels).float()
-        w = conv_a.weight[rows][:, cols] / count[cols][None, :, None, None]
-        copy = torch.tensor([j >= conv_a.out_channels for j in range(len(rows))])
-        w = w + torch.randn(w.shape, generator=gen) * noise * conv_a.weight.std() * copy[:, None, None, None]
-        conv_b.weight.copy_(w)
-        conv_b.bias.copy_(conv_a.bias[rows])
+        _copy_conv(a[0], b[0], cols, rows, noise, gen)
         if len(a) > 1 and isinstance(a[1], torch.nn.BatchNorm2d) and isinstance(b[1], torch.nn.BatchNorm2d):
             for key in ("weight", "bias", "running_mean", "running_var"):
                 getattr(b[1], key).copy_(getattr(a[1], key)[rows])
