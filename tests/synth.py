@@ -115,6 +115,21 @@ def labelled_signer_photos(folder: Path, n: int = 6) -> Path:
     return folder / "labels.json"
 
 
+def small_run_config(tmp_path: Path, stage: str, labels: Path, iterations: int, out: str = "run",
+                     **extra: object) -> Path:
+    """A YAML config for a few steps of a small-network training stage (detector, refiner) on
+    `labels`, validated on the same labels every 2 steps; `extra` adds or replaces train keys."""
+    import yaml  # noqa: PLC0415
+
+    cfg = {"stage": stage, "out": str(tmp_path / out), "optimizer": "adam", "lr": 1e-3, "schedule": "cosine",
+           "warmup": 2, "iterations": iterations, "batch_size": 4, "log_every": 1, "validate_every": 2,
+           "checkpoint_minutes": 0, "data": [{"type": "posevid", "labels": str(labels)}],
+           "validation": [{"type": "posevid", "labels": str(labels)}], **extra}
+    path = tmp_path / f"{out}.yaml"
+    path.write_text(yaml.safe_dump({"train": cfg}))
+    return path
+
+
 def people_video(path: Path, people: list[dict], frames: int = 30, size: tuple[int, int] = (640, 360),
                  fps: int = 25, cuts: tuple[int, ...] = (), bars: int = 0) -> list[list[np.ndarray | None]]:
     """Encode a video of real people (the example clip's signer, pasted) over a texture.

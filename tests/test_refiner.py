@@ -10,9 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import yaml
 from click.testing import CliRunner
-from synth import labelled_signer_photos
+from synth import labelled_signer_photos, small_run_config
 
 from posevid.cli import main
 from posevid.config import section
@@ -25,16 +24,9 @@ HEAD_AND_SHOULDERS = np.array([1, 1, 1, 0, 0, 0, 0], bool)
 
 
 def config(tmp_path: Path, labels: Path, iterations: int, out: str = "run") -> Path:
-    cfg = {"train": {"stage": "refiner", "out": str(tmp_path / out), "optimizer": "adam", "lr": 1e-3,
-                     "schedule": "cosine", "warmup": 2, "iterations": iterations, "batch_size": 4, "log_every": 1,
-                     "validate_every": 2, "checkpoint_minutes": 0, "patch": 96,
-                     "augment": {"flip": 0.5, "rotate": 30.0, "spin": 0.2, "colour": 0.2, "blur": 0.2},
-                     "data": [{"type": "posevid", "labels": str(labels)}],
-                     "validation": [{"type": "posevid", "labels": str(labels)}],
-                     "refiner": {"real": [{"type": "posevid", "labels": str(labels)}]}}}
-    path = tmp_path / f"{out}.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    return path
+    return small_run_config(tmp_path, "refiner", labels, iterations, out,
+                            augment={"flip": 0.5, "rotate": 30.0, "spin": 0.2, "colour": 0.2, "blur": 0.2},
+                            refiner={"real": [{"type": "posevid", "labels": str(labels)}]})
 
 
 def test_decode_reads_back_the_box_a_target_names():

@@ -10,21 +10,14 @@ import pytest
 import torch
 import yaml
 from click.testing import CliRunner
-from synth import labelled_signer_photos
+from synth import labelled_signer_photos, small_run_config
 
 from posevid.cli import main
 from posevid.person.detector import DetectorNet, PersonDetector, folded
 
 
 def config(tmp_path: Path, labels: Path, iterations: int, out: str = "run") -> Path:
-    cfg = {"train": {"stage": "detector", "out": str(tmp_path / out), "optimizer": "adam", "lr": 1e-3,
-                     "schedule": "cosine", "warmup": 2, "iterations": iterations, "batch_size": 4, "log_every": 1,
-                     "validate_every": 2, "checkpoint_minutes": 0,
-                     "data": [{"type": "posevid", "labels": str(labels)}],
-                     "validation": [{"type": "posevid", "labels": str(labels)}]}}
-    path = tmp_path / f"{out}.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    return path
+    return small_run_config(tmp_path, "detector", labels, iterations, out)
 
 
 def test_a_detector_run_writes_weights_the_tracker_loads_and_its_curves(tmp_path):

@@ -41,6 +41,7 @@ from .pose import (
     CHECKPOINT,
     RunLogs,
     autocast,
+    export_path,
     finish_run,
     make_optimizer,
     resume_from,
@@ -462,7 +463,7 @@ def export_checkpoint(cfg: dict[str, Any]) -> Path:
     ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
     net = det.DetectorNet(batchnorm=True, widths=det.widths_of(ck["net"]))
     net.load_state_dict(ck["net"])
-    export = Path(cfg.get("export") or Path(cfg["out"]) / "detector.pt")
+    export = export_path(cfg, "detector.pt")
     det.save(export, net, {"iterations": int(ck["step"]), "train_seconds": round(float(ck["elapsed"])),
                            "device": "checkpoint"})
     return export
@@ -514,7 +515,7 @@ def train_detector(cfg: dict[str, Any], resume: bool = False, device: str = "aut
     total = cfg["iterations"] if max_steps is None else min(cfg["iterations"], step + max_steps)
     step, elapsed, stopped = run_steps(cfg, net, opt, ckpt_path, logs, step, elapsed, total, losses,
                                        validate if held else None, progress=progress)
-    export = Path(cfg.get("export") or out / "detector.pt")
+    export = export_path(cfg, "detector.pt")
     det.save(export, net.cpu(), {"iterations": step, "train_seconds": round(elapsed), "people": len(data),
                                  "backgrounds": len(data.backgrounds)})
     return finish_run(out, step, export, stopped)

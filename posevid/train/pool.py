@@ -24,6 +24,7 @@ from ..network.heatmaps import targets
 from ..network.nets import TemporalPool, weighted_pool
 from ..pipeline import Annotator
 from .datasets import iterate_sources, label_regions, videos_of
+from .pose import export_path
 
 
 def collect_stacks(model: Path, cfg: dict[str, Any], progress: bool) -> tuple[torch.Tensor, ...]:
@@ -88,6 +89,6 @@ def train_pooling(cfg: dict[str, Any], device: str = "auto", progress: bool = Tr
     meta = {k: v for k, v in meta.items() if k not in ("preset", "joints", "window")}
     meta.update({"pooling": {"frames": int(len(stacks)), "window": cfg["window"], "flow": cfg["flow"],
                              "iterations": cfg["iterations"], "seconds": round(time.time() - start)}})
-    export = Path(cfg.get("export") or out / "model.pt")
+    export = export_path(cfg, "model.pt")
     weights.save(export, net, layer, meta, half=bool(cfg.get("export_half", False)))
     return export

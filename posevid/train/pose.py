@@ -273,7 +273,7 @@ def export_checkpoint(cfg: dict[str, Any], export: Path | None = None) -> Path:
 def _export(cfg: dict[str, Any], net: torch.nn.Module, step: int, elapsed: float, export: Path | None = None,
             **extra: Any) -> Path:
     """Write a run's network as a weight file (with an untrained, uniform pooling layer for heatmap nets)."""
-    export = Path(export or cfg.get("export") or Path(cfg["out"]) / "model.pt")
+    export = Path(export) if export else export_path(cfg, "model.pt")
     meta = {"stage": cfg["stage"], "iterations": step, "train_seconds": round(elapsed), **extra}
     if isinstance(net, SpatialNetFusion) and (net.batchnorm or net.num_outputs > NUM_JOINTS):
         net = fold_batchnorm(net.cpu().eval())  # and the face points' heatmaps left out
@@ -375,6 +375,11 @@ def stop_on_signal() -> Iterator[dict[str, bool]]:
     finally:
         signal.signal(signal.SIGINT, old[0])
         signal.signal(signal.SIGTERM, old[1])
+
+
+def export_path(cfg: dict[str, Any], name: str) -> Path:
+    """Where a run writes its weights: train.export, else OUT/`name` (each stage's own file name)."""
+    return Path(cfg.get("export") or Path(cfg["out"]) / name)
 
 
 def finish_run(out: Path, step: int, export: Path, stopped: bool) -> Path:

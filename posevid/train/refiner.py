@@ -34,7 +34,16 @@ from ..person import refine as rf
 from ..person.detector import to_tensor
 from ..person.roi import Roi, body_box
 from .datasets import colour_and_blur, decoded, iterate_sources
-from .pose import CHECKPOINT, RunLogs, autocast, finish_run, make_optimizer, resume_from, run_steps
+from .pose import (
+    CHECKPOINT,
+    RunLogs,
+    autocast,
+    export_path,
+    finish_run,
+    make_optimizer,
+    resume_from,
+    run_steps,
+)
 
 #: The region kept around each person, in crop-rule boxes (clipped to the frame): room for the
 #: largest window (CONTEXT times a box exp(scale_wide) too large, moved by shift_max, turned).
@@ -272,7 +281,7 @@ def train_refiner(cfg: dict[str, Any], resume: bool = False, device: str = "auto
 
 def write_export(cfg: dict[str, Any], net: rf.RefinerNet, meta: dict[str, Any]) -> Path:
     """Write a run's weights where its config says (train.export, else OUT/refiner.pt)."""
-    export = Path(cfg.get("export") or Path(cfg["out"]) / "refiner.pt")
+    export = export_path(cfg, "refiner.pt")
     rf.save(export, net.cpu(), meta)
     return export
 
