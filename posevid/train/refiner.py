@@ -96,10 +96,7 @@ class RefinerData:
         if augment and rng.random() < cfg["smaller"]:
             # the person smaller in the frame (a wide shot): the whole region shrunk, so the window
             # is cut at the resolution such a frame has, whatever the box's error
-            f = math.exp(rng.uniform(math.log(cfg["resolution"]), 0.0))
-            size = (max(1, round(image.shape[1] * f)), max(1, round(image.shape[0] * f)))
-            joints = joints * [size[0] / image.shape[1], size[1] / image.shape[0]]
-            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+            image, joints = shrunk(image, joints, math.exp(rng.uniform(math.log(cfg["resolution"]), 0.0)))
         angle = 0.0
         if augment:
             spin = rng.random() < aug.get("spin", 0.0)
@@ -155,13 +152,17 @@ def cut_region(rgb: np.ndarray, joints: np.ndarray, labelled: np.ndarray
     x1, y1 = min(w, math.ceil(cx + half)), min(h, math.ceil(cy + half))
     if x1 <= x0 or y1 <= y0:
         return None
-    region = rgb[y0:y1, x0:x1]
-    f = min(1.0, MAX_BOX / box.side)
-    size = (max(1, round((x1 - x0) * f)), max(1, round((y1 - y0) * f)))
-    if f < 1.0:
-        region = cv2.resize(region, size, interpolation=cv2.INTER_AREA)
-    scale = [size[0] / (x1 - x0), size[1] / (y1 - y0)]
-    return np.ascontiguousarray(region), ((joints - [x0, y0]) * scale).astype(np.float32)
+    region, inside = shrunk(rgb[y0:y1, x0:x1], joints - [x0, y0], min(1.0, MAX_BOX / box.side))
+    return np.ascontiguousarray(region), inside.astype(np.float32)
+
+
+def shrunk(image: np.ndarray, joints: np.ndarray, f: float) -> tuple[np.ndarray, np.ndarray]:
+    """An image shrunk by f (area-averaged; as it is when f is 1) and its joints in the new pixels."""
+    if f >= 1.0:
+        return image, joints
+    size = (max(1, round(image.shape[1] * f)), max(1, round(image.shape[0] * f)))
+    return (cv2.resize(image, size, interpolation=cv2.INTER_AREA),
+            joints * [size[0] / image.shape[1], size[1] / image.shape[0]])
 
 
 def detector_boxes(cfg: dict[str, Any]) -> list[tuple[np.ndarray, Roi, Roi]]:
@@ -181,9 +182,9 @@ def detector_boxes(cfg: dict[str, Any]) -> list[tuple[np.ndarray, Roi, Roi]]:
         truth = body_box(sample.joints, sample.labelled)
         if truth is None:
             continue
-        found = [(iou(d.roi, truth), d.roi) for d in detector(rgb, PHOTO_THRESHOLD)]
-        if found and max(found, key=lambda f: f[0])[0] >= 0.3:
-            box = max(found, key=lambda f: f[0])[1]
+        overlap, box = max(((iou(d.roi, truth), d.roi) for d in detector(rgb, PHOTO_THRESHOLD)),
+                           key=lambda f: f[0], default=(0.0, None))
+        if box is not None and overlap >= 0.3:
             out.append((rf.window_image(rgb, rf.window(box)), truth, box))
     return out
 
