@@ -261,12 +261,15 @@ def load_pixels(samples: list[Sample], patch: int, with_face: bool = False, marg
 # --- augmentation and targets -------------------------------------------------------------------
 
 def augment(patch: np.ndarray, joints: np.ndarray, labelled: np.ndarray, rng: np.random.Generator,
-            aug: dict[str, float], input_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            aug: dict[str, float], input_size: int, framing: np.ndarray | None = None
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The paper's augmentation in one affine warp: crop (248 of 256), flip, rotation, resize.
 
     We add scale and colour jitter, because at inference the region of interest is only
-    approximately the training box. Returns (input_size² RGB, J×2 joints, J labelled): J is 7,
-    or 12 with the face points.
+    approximately the training box. With probability aug.detector, a sample with a `framing`
+    (framing.py: the detector's box of it, relative to the crop rule's) is cut at the detector's
+    box instead, jittered by a tenth of the usual scale and shift. Returns (input_size² RGB, J×2
+    joints, J labelled): J is 7, or 12 with the face points.
     """
 
     p = patch.shape[0]
@@ -277,6 +280,13 @@ def augment(patch: np.ndarray, joints: np.ndarray, labelled: np.ndarray, rng: np
     shift = aug.get("shift", (1 - crop_frac) / 2)
     cx = p / 2 + rng.uniform(-1, 1) * shift * box
     cy = p / 2 + rng.uniform(-1, 1) * shift * box
+    if (aug.get("detector", 0.0) > 0 and framing is not None and np.isfinite(framing).all()
+            and rng.random() < aug["detector"]):
+        dx, dy, dlog = (float(v) for v in framing)
+        # the detector's box, with a tenth of the random jitter just drawn around the crop rule's
+        side = box * crop_frac * math.exp(dlog + math.log(scale_j) / 10)
+        cx = p / 2 + dx * box + (cx - p / 2) / 10
+        cy = p / 2 + dy * box + (cy - p / 2) / 10
     # spin: a share of crops turned any way at all, so that people lying or upside down (a third
     # of sports photos) are not only the few the data holds
     spin = aug.get("spin", 0.0) > 0 and rng.random() < aug["spin"]

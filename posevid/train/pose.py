@@ -34,6 +34,8 @@ from ..person.roi import BOX_SIDE
 from .datasets import augment, colour_and_blur, iterate_sources, load_pixels
 from .faces import attach_face_points
 from .feeding import TimeBudget, batch_stream
+from .framing import FRAMING_FILE, framings
+from .framing import summary as framing_summary
 from .pack import Packed, read_pack
 from .widen import same_layers, widen, widens
 
@@ -79,6 +81,11 @@ class TrainingData:
         self.patches, self.joints, kept = load_pixels(samples, cfg["patch"], with_face)
         if not kept:
             raise PosevidError("none of the labelled samples could be read")
+        # the detector's own box of each photo, for crops framed as at inference (framing.py)
+        self.framing: np.ndarray | None = None
+        if sources == "data" and cfg.get("augment", {}).get("detector", 0.0) > 0:
+            self.framing = framings(kept, Path(cfg["out"]) / FRAMING_FILE)
+            tqdm.write(framing_summary(self.framing))
         self.labelled = np.stack([s.points(with_face)[1] for s in kept])
         self.is_video = np.array([s.frame is not None for s in kept])
         # crops with nobody in them: parts of the labelled video frames away from their people
@@ -96,6 +103,7 @@ class TrainingData:
             raise PosevidError(f"{path}: no packed samples (write them with posevid train CONFIG --pack DIR)")
         p = read_pack(path)
         self.patches, self.joints, self.labelled, self.backgrounds = p.patches, p.joints, p.labelled, p.backgrounds
+        self.framing = None  # a pack keeps patches only: its crops are framed by the crop rule
         self.is_video = np.zeros(len(p.patches), bool)
         self.pool = np.repeat(np.arange(len(p.patches)), p.repeat)
 
@@ -144,7 +152,8 @@ class TrainingData:
                 wts.append(self.channel_weight.copy())
                 joints.append(np.zeros((len(self.channel_weight), 2), np.float32))
                 continue
-            img, pts, lab = augment(self.patches[i], self.joints[i], self.labelled[i], rng, aug, self.input_size)
+            img, pts, lab = augment(self.patches[i], self.joints[i], self.labelled[i], rng, aug, self.input_size,
+                                    None if self.framing is None else self.framing[i])
             if ignore_outside:
                 lab = lab & (pts >= 0).all(1) & (pts <= self.input_size - 1).all(1)
             ims.append(img)
