@@ -170,8 +170,9 @@ def detector_boxes(cfg: dict[str, Any]) -> list[tuple[np.ndarray, Roi, Roi]]:
     on), as held-out examples (window image, true box, the detector's box): what the refiner
     is for, scored at every validation beside the drawn errors. A person counts where a detection
     overlaps their crop-rule box by IoU 0.3 or more (the best one)."""
-    from ..person.detector import PersonDetector, iou  # noqa: PLC0415 - the detector's weights only here
-    from ..person.tracking import PHOTO_THRESHOLD  # noqa: PLC0415
+    from ..person.detector import PersonDetector  # noqa: PLC0415 - the detector's weights only here
+    from ..person.tracking import MATCH_IOU, PHOTO_THRESHOLD  # noqa: PLC0415
+    from .framing import best_match  # noqa: PLC0415
 
     sources = cfg["refiner"].get("real") or []
     if not sources:
@@ -182,9 +183,8 @@ def detector_boxes(cfg: dict[str, Any]) -> list[tuple[np.ndarray, Roi, Roi]]:
         truth = body_box(sample.joints, sample.labelled)
         if truth is None:
             continue
-        overlap, box = max(((iou(d.roi, truth), d.roi) for d in detector(rgb, PHOTO_THRESHOLD)),
-                           key=lambda f: f[0], default=(0.0, None))
-        if box is not None and overlap >= 0.3:
+        box = best_match(detector(rgb, PHOTO_THRESHOLD), truth, MATCH_IOU)
+        if box is not None:
             out.append((rf.window_image(rgb, rf.window(box)), truth, box))
     return out
 
