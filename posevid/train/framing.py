@@ -15,7 +15,7 @@ A sample's framing is the detection that overlaps its crop-rule box most (IoU at
 tracking.MATCH_IOU, the overlap at which the tracker joins a detection to a person), as an
 offset from that box in its own sides: (dx, dy) of the centre and the log of the side ratio;
 NaN where the detector finds nobody there (those crops keep the random jitter). Finding them
-costs a detector pass over every sample (minutes), so they are kept in the run's folder, keyed
+costs a detector pass over every photo (minutes), so they are kept in the run's folder, keyed
 by sample and by the detector's weights.
 """
 from __future__ import annotations
@@ -25,7 +25,6 @@ import math
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from ..io.atomic import replacing
 from ..person.detector import Detection, PersonDetector, iou, shipped_detector
@@ -58,8 +57,7 @@ def _weights_id(path: Path) -> str:
     return hashlib.sha1(path.read_bytes()).hexdigest()[:16]
 
 
-def framings(samples: list[Sample], cache: Path | None = None, detector: Path | None = None,
-             progress: bool = False) -> np.ndarray:
+def framings(samples: list[Sample], cache: Path | None = None, detector: Path | None = None) -> np.ndarray:
     """N×3 float32: each photo sample's detector framing (dx, dy, log side ratio), NaN where none.
 
     Photos only: there the detector alone frames the person, and there the labelled box and the
@@ -85,9 +83,7 @@ def framings(samples: list[Sample], cache: Path | None = None, detector: Path | 
                     return out
     where = {id(samples[i]): i for i in photos}
     find = PersonDetector(weights)
-    items = tqdm(decoded([samples[i] for i in photos]), total=len(photos), desc="detector framing",
-                 unit="photo", disable=not progress)
-    for sample, rgb in items:
+    for sample, rgb in decoded([samples[i] for i in photos]):
         truth = body_box(sample.joints, sample.labelled)
         if truth is None:
             continue
