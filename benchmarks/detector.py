@@ -28,11 +28,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 from common import ROOT, default_model, machine, markdown_table, parser, publish
 
-from posevid.config import section
-from posevid.network.weights import load
+from posevid.config import annotate_settings, section
+from posevid.network.runtime import PRECISION_NAMES, PoseNetwork
 from posevid.person import detector as det
 from posevid.person.roi import Roi
 from posevid.person.tracking import DETECT_EVERY
@@ -94,7 +93,9 @@ def main() -> None:
     args = ap.parse_args()
     cfg = section("train", args.config)
     cfg["detector"]["frame_every"] = 10
-    detector = det.PersonDetector(args.detector)
+    # Both networks as annotate runs them by default (precision auto, flip), in this process.
+    settings = annotate_settings()
+    detector = det.PersonDetector(args.detector, flip=settings.flip, precision=settings.precision)
     held = DetectorData(cfg, "validation")
     sets = {"composed frames (training rule, held-out people)": held_out_frames(held),
             "held-out photos at native size in 1280×720": wide_frames(cfg, held),
@@ -107,17 +108,16 @@ def main() -> None:
             continue
         rows.append([name, *score(detector, frames)])
         print(f"{name}: recall {rows[-1][1]}, precision {rows[-1][2]}", flush=True)
-    net = load(default_model())[0].to(memory_format=torch.channels_last)
-    size = net.preset.input_size
-    x = torch.rand(8, 3, size, size).contiguous(memory_format=torch.channels_last)
-    with torch.inference_mode():
-        pose_ms = ms_per_call(net, x) / 8
-    times = [["pose network (default model, fp32, batch 8)", round(pose_ms, 2), 1.0, "-"]]
+    pose = PoseNetwork(default_model(), settings.preset, "cpu", settings.precision, settings.heatmap, settings.flip)
+    crops = list(np.random.default_rng(0).integers(0, 256, (8, pose.input_size, pose.input_size, 3), np.uint8))
+    pose_ms = ms_per_call(pose.heatmaps, crops) / 8
+    times = [[f"pose network (default model, {PRECISION_NAMES[pose.dtype]}, flip, batch 8)", round(pose_ms, 2),
+              1.0, "-"]]
     for w, h in ((640, 360), (1280, 720)):
         img = cv2.resize(sets["held-out video frames as they are"][0][0], (w, h))
         ms = ms_per_call(detector, img)
-        times.append([f"detector, one {w}×{h} frame", round(ms, 2), round(ms / pose_ms, 2),
-                      round(ms / DETECT_EVERY / pose_ms, 3)])
+        times.append([f"detector ({PRECISION_NAMES[detector.dtype]}, flip), one {w}×{h} frame", round(ms, 2),
+                      round(ms / pose_ms, 2), round(ms / DETECT_EVERY / pose_ms, 3)])
     n_people = len(iterate_sources(cfg["validation"]))
     text = (f"Detector `{args.detector.name}`, threshold {detector.threshold}. Machine: {machine()}. "
             f"Held-out sources: {n_people} labelled samples.\n\n"

@@ -59,7 +59,7 @@ class Annotator:
     def person_detector(self) -> PersonDetector:
         """The person detector of --roi auto, loaded on first use (a --box run never needs it)."""
         if self._detector is None:
-            self._detector = PersonDetector(self.s.detector, flip=self.s.flip)
+            self._detector = PersonDetector(self.s.detector, flip=self.s.flip, precision=self.s.precision)
         return self._detector
 
     def reframe(self, rgb: np.ndarray, box: roi_mod.Roi) -> roi_mod.Roi | None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 
 import cv2
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 from synth import encode_frames, paste_person, people_video, signer, texture
 
@@ -450,3 +452,21 @@ def test_photos_small_in_a_wide_frame_over_one_backdrop_are_each_followed_at_onc
             box = tracker.region(frame.image, frame.index)
             assert box is not None and inside(box.as_xywh(), truth[frame.index][1:].mean(0)), (frame.index, box)
     assert not tracker._shots.cuts  # the whole frame never looked cut
+
+
+def test_the_detector_reads_alike_in_either_arithmetic():
+    """annotate's --precision reaches the detector: `auto` computes in bfloat16 on a CPU that has it
+    in hardware (twice as fast), fp32 on request; both find the same person in the same place."""
+    from posevid.network.runtime import detector_dtype, native_bf16
+
+    clip, anchor = signer()
+    img = cv2.GaussianBlur(texture(360, 640, seed=7), (0, 0), 6)
+    head_shoulders = paste_person(img, clip[0], anchor, 300, 170, 150)
+    fast, exact = PersonDetector(precision="auto"), PersonDetector(precision="fp32")
+    assert exact.dtype == torch.float32 and detector_dtype("fp16") == fast.dtype
+    assert fast.dtype == (torch.bfloat16 if native_bf16() else torch.float32)
+    a, b = fast(img), exact(img)
+    assert len(a) == len(b) >= 1 and inside(a[0].roi.as_xywh(), head_shoulders[1:].mean(0))
+    assert abs(a[0].score - b[0].score) < 0.02
+    assert math.dist(a[0].roi.centre, b[0].roi.centre) < 0.02 * b[0].roi.side
+    assert abs(a[0].roi.side / b[0].roi.side - 1) < 0.03

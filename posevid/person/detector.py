@@ -28,6 +28,7 @@ from torch.nn.functional import max_pool2d
 
 from ..errors import ModelError
 from ..io.blobs import read_weights, write_weights
+from ..network.runtime import detector_dtype
 from .roi import Roi
 
 #: Long side of the detector's input in pixels: a person whose box is 40 px on a 1280×720 frame
@@ -233,11 +234,17 @@ class PersonDetector:
     """Finds people in whole frames with the shipped (or a given) detector, on the CPU: it is
     small enough (a few ms a frame) that the GPU's transfer would cost more than it saves."""
 
-    def __init__(self, path: str | Path | None = None, threshold: float = SCORE_THRESHOLD, flip: bool = True):
+    def __init__(self, path: str | Path | None = None, threshold: float = SCORE_THRESHOLD, flip: bool = True,
+                 precision: str = "auto"):
         """`flip`: also run the mirrored frame and average the outputs, mirrored back (the x offset
         negated): on held-out frames precision 60.3 -> 67.5 on photos, 92.7 -> 95.1 on video,
-        recall the same or higher, for a second pass of a network that costs little."""
+        recall the same or higher, for a second pass of a network that costs little.
+        `precision` (the pose network's setting, runtime.detector_dtype): `auto` computes in
+        bfloat16, channels-last, on a CPU that has it in hardware: on 2 AMD EPYC cores (AVX512-BF16)
+        a 1280×720 frame's two readings with flip took 44 instead of 98 ms, scores within 0.004."""
         self.net, self.meta = load(path)
+        self.dtype = detector_dtype(precision)
+        self.net = self.net.to(self.dtype).to(memory_format=torch.channels_last)
         self.threshold = threshold
         self.flip = flip
 
@@ -257,12 +264,12 @@ class PersonDetector:
     def read(self, rgb: np.ndarray, size: int, threshold: float) -> list[Detection]:
         """One reading of the frame at a long side of `size` (with its mirror image when flipping)."""
         small, scale = prepare(rgb, size)
-        x = to_tensor([small])
+        x = to_tensor([small]).to(self.dtype).contiguous(memory_format=torch.channels_last)
         if self.flip:
             both = self.net(torch.cat([x, x.flip(3)]))
             mirrored = both[1].flip(2)
             mirrored[1] = -mirrored[1]  # a centre's x offset within its cell changes sign in the mirror
-            out = (both[0] + mirrored) / 2
+            out = (both[0].float() + mirrored.float()) / 2
         else:
-            out = self.net(x)[0]
+            out = self.net(x)[0].float()
         return decode(out, scale, threshold)
