@@ -8,12 +8,14 @@ import numpy as np
 import pytest
 from synth import labelled_signer_photos
 
-from posevid.config import section
+from posevid.config import annotate_settings, section
+from posevid.io.images import ImageReader
 from posevid.person.detector import PersonDetector
-from posevid.person.roi import body_box
+from posevid.person.roi import Roi, body_box
 from posevid.person.tracking import MATCH_IOU, PHOTO_THRESHOLD
-from posevid.train.datasets import CACHE_MARGIN, augment, read_posevid
-from posevid.train.framing import FRAMING_FILE, best_match, framings, offset
+from posevid.pipeline import Annotator
+from posevid.train.datasets import CACHE_MARGIN, augment, chosen_framing, read_posevid
+from posevid.train.framing import FRAMING_FILE, WIDE_FRAMING_FILE, best_match, framings, offset, wide_view
 from posevid.train.pose import TrainingData
 
 FIXED = {"crop": 1.0, "shift": 0.0, "flip": 0.0, "rotate": 0.0, "scale": 0.0, "colour": 0.0}
@@ -69,17 +71,69 @@ def test_a_detector_framed_crop_is_cut_at_the_detectors_box(framing):
         assert np.allclose(plain[0], [size / 2, size / 2], atol=1e-3)
 
 
-def test_a_run_with_augment_detector_frames_its_photo_crops_by_the_detector(tmp_path, photos):
+@pytest.mark.parametrize("wide", [0.0, 1.0])
+def test_a_run_with_augment_detector_frames_its_photo_crops_by_the_detector(tmp_path, photos, wide):
     cfg = section("train", None, preset="tiny", stage="fusion", out=str(tmp_path / "run"), batch_size=4, patch=96,
-                  data=[{"type": "posevid", "labels": str(photos)}], augment={**FIXED, "detector": 1.0})
+                  data=[{"type": "posevid", "labels": str(photos)}],
+                  augment={**FIXED, "detector": 1.0, "detector_wide": wide})
     data = TrainingData(cfg, 64, 16)
     assert (tmp_path / "run" / FRAMING_FILE).exists()
-    ok = [i for i in range(len(data)) if np.isfinite(data.framing[i]).all()]
+    assert (tmp_path / "run" / WIDE_FRAMING_FILE).exists() == bool(wide)
+    framing = data.framing[:, -1] if wide else data.framing         # with detector_wide 1: the wide one
+    assert data.framing.shape == ((len(data), 2, 3) if wide else (len(data), 3))
+    ok = [i for i in range(len(data)) if np.isfinite(framing[i]).all()]
     assert len(ok) >= len(data) - 1
     _, _, _, pts = data.crops(ok, [np.random.default_rng(i) for i in ok], cfg["augment"])
     for i, p in zip(ok, pts.numpy(), strict=True):
-        dx, dy, dlog = data.framing[i]
+        dx, dy, dlog = framing[i]
         k = 64 / math.exp(dlog)
         box = body_box(p[:7], data.labelled[i])                       # the crop rule's box, where it lands
         assert np.allclose(box.centre, [32 - dx * k, 32 - dy * k], atol=0.5)
         assert np.isclose(box.side, k, rtol=0.01)
+
+
+def test_a_wide_framing_is_the_box_a_user_gets_for_the_photo_shown_small(tmp_path, photos):
+    """augment.detector_wide: each photo shown at its native size in a 1280×720 frame, framed as
+    the tracker frames a small person there (the detector's box, then the pose network's own head
+    and shoulders): the box the whole pipeline gives for that frame as a user's image."""
+    samples = read_posevid(photos)
+    wide = framings(samples, tmp_path / WIDE_FRAMING_FILE, wide=True)
+    plain = framings(samples)
+    ok = np.isfinite(wide).all(1)
+    assert wide.shape == plain.shape and ok.sum() >= len(samples) - 1
+    user = Annotator(annotate_settings(window=0))
+    for i, (s, f) in enumerate(zip(samples, wide, strict=True)):
+        if not ok[i]:
+            continue
+        frame, (x, y) = wide_view(cv2.cvtColor(cv2.imread(s.source), cv2.COLOR_BGR2RGB), i)
+        image = tmp_path / f"wide{i}.png"
+        cv2.imwrite(str(image), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+        with ImageReader(image) as reader:
+            res = next(user.run(reader))
+        truth = body_box(s.joints, s.labelled)
+        assert res.box is not None
+        assert np.allclose(f, offset(res.box, Roi(truth.x + x, truth.y + y, truth.side)), atol=1e-4)
+    assert not np.allclose(wide[ok], plain[ok], atol=0.02)                 # another framing than the photo's own
+    # the cache is the pose model's too: for another model the framings are found again
+    cache = tmp_path / WIDE_FRAMING_FILE
+    with np.load(cache) as f:
+        kept = dict(f)
+    np.savez(cache, **{**kept, "framing": np.zeros_like(kept["framing"])})
+    assert np.allclose(framings(samples, cache, wide=True), 0.0)
+    np.savez(cache, **{**kept, "framing": np.zeros_like(kept["framing"]), "detector": np.array("another")})
+    assert np.allclose(framings(samples, cache, wide=True), wide, equal_nan=True)
+
+
+def test_a_share_of_detector_framed_crops_takes_the_wide_framing():
+    """chosen_framing: with two framings a sample is cut at the wide one in augment.detector_wide
+    of its detector-framed crops; with only one of them, at that one; with one row, as before."""
+    both = np.array([[0.1, 0.0, 0.0], [-0.1, 0.0, 0.2]], np.float32)
+    aug = {"detector": 1.0, "detector_wide": 0.3}
+    picks = [chosen_framing(both, np.random.default_rng(k), aug)[0] for k in range(2000)]
+    assert abs(np.mean(np.isclose(picks, -0.1)) - 0.3) < 0.04
+    only_wide = both.copy()
+    only_wide[0] = np.nan
+    assert all(chosen_framing(only_wide, np.random.default_rng(k), aug)[0] == np.float32(-0.1) for k in range(20))
+    assert chosen_framing(both, np.random.default_rng(0), {"detector": 0.0, "detector_wide": 1.0}) is None
+    one = [chosen_framing(both[0], np.random.default_rng(k), {"detector": 0.5}) for k in range(400)]
+    assert 0.4 < np.mean([o is not None for o in one]) < 0.6

@@ -333,10 +333,7 @@ class PersonTracker:
         return self._reframed(rgb, box) if self.independent else box
 
     def _reframed(self, rgb: np.ndarray, box: Roi) -> Roi:
-        """A small person's box framed again from their pose in this frame (REFINE_BELOW); else `box`."""
-        if self.reframe is None or reading_side(box, rgb.shape) >= REFINE_BELOW:
-            return box
-        return self.reframe(rgb, box) or box
+        return reframed(rgb, box, self.reframe)
 
     def _associate(self, found: list[Detection], index: int) -> None:
         """Greedy matching, best fit first: each detection joins at most one track and each track
@@ -362,6 +359,15 @@ class PersonTracker:
         """Whether this frame starts a new shot of the whole frame (shots.ShotDetector, gaps off)."""
         before = self._shots.segment
         return self._shots.update(rgb, 0.0, index) != before
+
+
+def reframed(rgb: np.ndarray, box: Roi, reframe: Callable[[np.ndarray, Roi], Roi | None] | None) -> Roi:
+    """A small person's box framed again from their pose in this frame (REFINE_BELOW) by
+    `reframe` (the pipeline's network); else `box`. Also how training frames its photos shown
+    small in wide frames (train/framing.py), so that both follow the one rule."""
+    if reframe is None or reading_side(box, rgb.shape) >= REFINE_BELOW:
+        return box
+    return reframe(rgb, box) or box
 
 
 def _blend(a: Roi, b: Roi, k: float) -> Roi:

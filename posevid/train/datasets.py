@@ -268,7 +268,7 @@ def augment(patch: np.ndarray, joints: np.ndarray, labelled: np.ndarray, rng: np
     We add scale and colour jitter, because at inference the region of interest is only
     approximately the training box. With probability aug.detector, a sample with a `framing`
     (framing.py: the detector's box of it, relative to the crop rule's) is cut at the detector's
-    box instead, jittered by a tenth of the usual scale and shift. Returns (input_size² RGB, J×2
+    box instead (chosen_framing), jittered by a tenth of the usual scale and shift. Returns (input_size² RGB, J×2
     joints, J labelled): J is 7, or 12 with the face points.
     """
 
@@ -280,9 +280,9 @@ def augment(patch: np.ndarray, joints: np.ndarray, labelled: np.ndarray, rng: np
     shift = aug.get("shift", (1 - crop_frac) / 2)
     cx = p / 2 + rng.uniform(-1, 1) * shift * box
     cy = p / 2 + rng.uniform(-1, 1) * shift * box
-    if (aug.get("detector", 0.0) > 0 and framing is not None and np.isfinite(framing).all()
-            and rng.random() < aug["detector"]):
-        dx, dy, dlog = (float(v) for v in framing)
+    row = chosen_framing(framing, rng, aug)
+    if row is not None:
+        dx, dy, dlog = (float(v) for v in row)
         # the detector's box, with a tenth of the random jitter just drawn around the crop rule's
         side = box * crop_frac * math.exp(dlog + math.log(scale_j) / 10)
         cx = p / 2 + dx * box + (cx - p / 2) / 10
@@ -314,6 +314,25 @@ def augment(patch: np.ndarray, joints: np.ndarray, labelled: np.ndarray, rng: np
         img[y:y + h, x:x + w] = (rng.integers(0, 256, size=3) if rng.random() < 0.5
                                  else rng.integers(0, 256, size=(h, w, 3)))
     return img, pts.astype(np.float32), lab
+
+
+def chosen_framing(framing: np.ndarray | None, rng: np.random.Generator, aug: dict[str, float]
+                   ) -> np.ndarray | None:
+    """The detector framing (dx, dy, log side ratio) a crop is cut at, or None for the crop rule.
+
+    `framing` is one row (3,), or two (2×3): as the photo is, and shown small in a wide frame
+    (framing.py). With probability aug.detector a sample that has one is framed by it; of those
+    crops, a share aug.detector_wide takes the wide framing where the sample has both (where it
+    has only one, that one)."""
+    if aug.get("detector", 0.0) <= 0 or framing is None:
+        return None
+    rows = framing.reshape(-1, 3)
+    usable = np.isfinite(rows).all(1)
+    if not usable.any() or rng.random() >= aug["detector"]:
+        return None
+    if len(rows) > 1 and usable[1] and (not usable[0] or rng.random() < aug.get("detector_wide", 0.0)):
+        return rows[1]
+    return rows[0]
 
 
 def scale_range(scale: float | list[float]) -> tuple[float, float]:

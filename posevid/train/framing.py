@@ -17,6 +17,13 @@ offset from that box in its own sides: (dx, dy) of the centre and the log of the
 NaN where the detector finds nobody there (those crops keep the random jitter). Finding them
 costs a detector pass over every photo (minutes), so they are kept in the run's folder, keyed
 by sample and by the detector's weights.
+
+A second framing of each photo (`augment.detector_wide`): the photo at its native size,
+off-centre in a 1280×720 frame of clutter, as ../shared/eval/lsp80_wide and broadcast frames
+show people. There the detector reads the person on its coarse grid at 1280 px, and the tracker
+frames a small person again from the pose network's own head and shoulders on that box
+(tracking.reframed, REFINE_BELOW): a framing with errors of another kind, which the network
+also meets at inference. Keyed by the detector's and the pose model's weights.
 """
 from __future__ import annotations
 
@@ -29,11 +36,15 @@ import numpy as np
 from ..io.atomic import replacing
 from ..person.detector import Detection, PersonDetector, iou, shipped_detector
 from ..person.roi import Roi, body_box
-from ..person.tracking import MATCH_IOU, PHOTO_THRESHOLD
+from ..person.tracking import MATCH_IOU, PHOTO_THRESHOLD, reframed
 from .datasets import Sample, decoded
 
-#: The file in a run's folder that keeps its samples' framings.
+#: The files in a run's folder that keep its samples' framings: as the photos are, and shown
+#: small in wide frames.
 FRAMING_FILE = "framing.npz"
+WIDE_FRAMING_FILE = "framing-wide.npz"
+#: The wide frame a photo is shown in, at its native size (larger photos get no wide framing).
+WIDE_FRAME = (1280, 720)
 
 
 def best_match(detections: list[Detection], truth: Roi, least: float) -> Roi | None:
@@ -57,7 +68,19 @@ def _weights_id(path: Path) -> str:
     return hashlib.sha1(path.read_bytes()).hexdigest()[:16]
 
 
-def framings(samples: list[Sample], cache: Path | None = None, detector: Path | None = None) -> np.ndarray:
+def wide_view(rgb: np.ndarray, index: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Sample `index`'s photo at its native size in a WIDE_FRAME frame of clutter, placed by a
+    seed of its own, and the (x, y) offset of the photo there; None if it does not fit."""
+    from .detector import place_native  # noqa: PLC0415 - train.detector imports this module's users
+
+    h, w = rgb.shape[:2]
+    if w > WIDE_FRAME[0] or h > WIDE_FRAME[1]:
+        return None
+    return place_native(rgb, np.random.default_rng([7, index]), None, WIDE_FRAME)
+
+
+def framings(samples: list[Sample], cache: Path | None = None, detector: Path | None = None,
+             wide: bool = False, model: Path | None = None) -> np.ndarray:
     """N×3 float32: each photo sample's detector framing (dx, dy, log side ratio), NaN where none.
 
     Photos only: there the detector alone frames the person, and there the labelled box and the
@@ -65,11 +88,23 @@ def framings(samples: list[Sample], cache: Path | None = None, detector: Path | 
     person over many detections (held-out video 96.8 against 96.3), and a detector pass over
     every training frame would cost twice as long again.
 
-    Read from `cache` where it holds every sample for the same detector weights, else found by
-    running the detector on each photo (PHOTO_THRESHOLD, as on a photo a user gives) and
-    written there."""
+    With `wide`, each photo is shown at its native size in a WIDE_FRAME frame of clutter (placed
+    by a seed of its own) and a small person's box is framed again by the pose `model` (the
+    shipped one by default) as the tracker does; photos that do not fit get NaN.
+
+    Read from `cache` where it holds every sample for the same weights, else found by running
+    the detector on each photo (PHOTO_THRESHOLD, as on a photo a user gives) and written there."""
     weights = Path(detector) if detector else shipped_detector()
+    reframe = None
     wid = _weights_id(weights)
+    if wide:
+        from ..config import annotate_settings  # noqa: PLC0415 - the pose network only for wide framings
+        from ..network.weights import shipped_model  # noqa: PLC0415
+        from ..pipeline import Annotator  # noqa: PLC0415
+
+        settings = annotate_settings(window=0, **({"model": str(model)} if model else {}))
+        reframe = Annotator(settings).reframe
+        wid += "+" + _weights_id(Path(model) if model else shipped_model(settings.preset))
     photos = [i for i, s in enumerate(samples) if s.frame is None]
     keys = [_key(samples[i]) for i in photos]
     out = np.full((len(samples), 3), np.nan, np.float32)
@@ -87,9 +122,15 @@ def framings(samples: list[Sample], cache: Path | None = None, detector: Path | 
         truth = body_box(sample.joints, sample.labelled)
         if truth is None:
             continue
+        if wide:
+            shown = wide_view(rgb, where[id(sample)])
+            if shown is None:
+                continue
+            rgb, (x, y) = shown
+            truth = Roi(truth.x + x, truth.y + y, truth.side)
         box = best_match(find(rgb, PHOTO_THRESHOLD), truth, MATCH_IOU)
         if box is not None:
-            out[where[id(sample)]] = offset(box, truth)
+            out[where[id(sample)]] = offset(reframed(rgb, box, reframe), truth)
     if cache is not None:
         with replacing(cache) as tmp, open(tmp, "wb") as fh:
             np.savez(fh, keys=np.array(keys, dtype=str), framing=out[photos], detector=np.array(wid))

@@ -34,7 +34,7 @@ from ..person.roi import BOX_SIDE
 from .datasets import augment, colour_and_blur, iterate_sources, load_pixels
 from .faces import attach_face_points
 from .feeding import TimeBudget, batch_stream
-from .framing import FRAMING_FILE, framings
+from .framing import FRAMING_FILE, WIDE_FRAMING_FILE, framings
 from .framing import summary as framing_summary
 from .pack import Packed, read_pack
 from .widen import same_layers, widen, widens
@@ -86,6 +86,11 @@ class TrainingData:
         if sources == "data" and cfg.get("augment", {}).get("detector", 0.0) > 0:
             self.framing = framings(kept, Path(cfg["out"]) / FRAMING_FILE)
             tqdm.write(framing_summary(self.framing))
+            if cfg["augment"].get("detector_wide", 0.0) > 0:
+                wide = framings(kept, Path(cfg["out"]) / WIDE_FRAMING_FILE, wide=True,
+                                model=cfg.get("framing_model"))
+                tqdm.write("shown small in 1280×720: " + framing_summary(wide))
+                self.framing = np.stack([self.framing, wide], 1)
         self.labelled = np.stack([s.points(with_face)[1] for s in kept])
         self.is_video = np.array([s.frame is not None for s in kept])
         # crops with nobody in them: parts of the labelled video frames away from their people
