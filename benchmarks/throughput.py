@@ -18,6 +18,8 @@ from pathlib import Path
 import torch
 from common import bench_input, decode_fps, default_preset, machine, markdown_table, parser, publish, timed_run
 
+from posevid.config import annotate_settings
+
 STAGES = ("crop", "network", "flow", "warp+pool", "draw", "encode")
 
 
@@ -34,11 +36,12 @@ def main() -> None:
     video, described = bench_input(args, tmp)
     rows = []
     baseline = None
+    default_person = annotate_settings().person  # the default job's rule (main), as a user runs it
     for device in args.devices.split(","):
         for preset in args.presets.split(","):
             configs = [("none", 0)] + [(f, int(n)) for f in args.flows.split(",") for n in args.windows.split(",")
                                        if int(n) > 0]
-            runs = [(flow, n, "largest") for flow, n in configs]
+            runs = [(flow, n, default_person) for flow, n in configs]
             runs += [("dis", max(n for _, n in configs), rule) for rule in filter(None, args.people.split(","))]
             for flow, n, rule in runs:
                 r = timed_run(video, tmp / "out", preset=preset, device=device, flow=flow, window=n, person=rule)
