@@ -1,0 +1,54 @@
+"""Average posevid weight files of one lineage into one ("model soup").
+
+    python scripts/average_weights.py A.pt B.pt [C.pt ...] -o SOUP.pt
+
+Legs of one run that start from each other end in nearby minima, and their mean can keep what
+each leg gained on different held-out rows (docs/training.md, section 2). Every tensor of the
+network and the temporal pooling layer is the plain mean; the files must share a preset, joints
+and pooling window (weights.load checks each against the architecture). Exported networks have
+their BatchNorm folded into the convolutions, which is linear in each leg's weights but not in
+the statistics, so a soup is measured (benchmarks/accuracy.py --model) like any other candidate.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from posevid.network import weights  # noqa: E402
+
+
+def average(paths: list[Path], out: Path) -> None:
+    loaded = [weights.load(p) for p in paths]
+    net, pool, meta = loaded[0]
+    for p, (other, other_pool, _) in zip(paths[1:], loaded[1:], strict=True):
+        if other.preset != net.preset or (other_pool is None) != (pool is None):
+            raise SystemExit(f"{p}: another preset or pooling layer than {paths[0]}")
+    with torch.no_grad():
+        state = net.state_dict()
+        for k, v in state.items():
+            if v.is_floating_point():
+                v.copy_(torch.stack([n.state_dict()[k] for n, _, _ in loaded]).mean(0))
+        if pool is not None:
+            pool.weight.copy_(torch.stack([q.weight for _, q, _ in loaded]).mean(0))
+    meta = {k: v for k, v in meta.items() if k not in ("arch", "preset", "joints", "window")}
+    meta["soup"] = [str(p) for p in paths]
+    weights.save(out, net, pool, meta)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("models", nargs="+", type=Path)
+    ap.add_argument("-o", "--out", type=Path, required=True)
+    a = ap.parse_args()
+    if len(a.models) < 2:
+        raise SystemExit("give at least two weight files")
+    average(a.models, a.out)
+    print(f"{a.out}: the mean of {len(a.models)} weight files")
+
+
+if __name__ == "__main__":
+    main()
