@@ -1,0 +1,46 @@
+"""scripts/average_weights.py: the mean of weight files, as the soup in docs/training.md was made."""
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+
+import pytest
+import torch
+
+from posevid.network import weights
+from posevid.network.weights import shipped_model
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "average_weights.py"
+
+
+def _shifted(tmp_path: Path, name: str, delta: float) -> Path:
+    """The shipped h128 model with every floating tensor moved by `delta`."""
+    net, pool, meta = weights.load(shipped_model("h128"))
+    with torch.no_grad():
+        for v in net.state_dict().values():
+            if v.is_floating_point():
+                v.add_(delta)
+        pool.weight.add_(delta)
+    path = tmp_path / name
+    weights.save(path, net, pool, {k: v for k, v in meta.items() if k not in ("arch", "preset", "joints", "window")})
+    return path
+
+
+def test_average_of_weight_files_is_their_mean_and_loads(tmp_path):
+    average = runpy.run_path(str(SCRIPT))["average"]
+    a, b = _shifted(tmp_path, "a.pt", 0.25), _shifted(tmp_path, "b.pt", -0.75)
+    out = tmp_path / "soup.pt"
+    average([a, b], out)
+    soup, soup_pool, meta = weights.load(out)
+    ref, ref_pool, _ = weights.load(shipped_model("h128"))
+    for k, v in ref.state_dict().items():
+        if v.is_floating_point():
+            assert torch.allclose(soup.state_dict()[k], v - 0.25, atol=1e-5), k
+    assert torch.allclose(soup_pool.weight, ref_pool.weight - 0.25, atol=1e-6)
+    assert meta["soup"] == [str(a), str(b)]
+
+
+def test_average_refuses_files_of_another_preset(tmp_path):
+    average = runpy.run_path(str(SCRIPT))["average"]
+    with pytest.raises(SystemExit, match="another preset"):
+        average([shipped_model("h128"), shipped_model("q128")], tmp_path / "soup.pt")
