@@ -290,11 +290,9 @@ def shared_eval(model: Path, detector: Path | None = None) -> list[list]:
 
 
 def main() -> None:
-    ap = parser(__doc__, "accuracy", video=False)
+    ap = parser(__doc__, "accuracy", video=False, held_out=True)
     ap.add_argument("--model", type=Path, help="weight file (default: the shipped model of the default preset)")
     ap.add_argument("--detector", type=Path, help="person detector weight file (default: the shipped one)")
-    ap.add_argument("--config", type=Path, default=ROOT / "configs" / "q128.yaml",
-                    help="training config whose `validation` sources are the held-out sets")
     ap.add_argument("--no-mediapipe", action="store_true")
     args = ap.parse_args()
     model = args.model or default_model()

@@ -142,10 +142,14 @@ def machine() -> str:
             f"({torch.get_num_threads()} threads), {gpu}, numpy {np.__version__}")
 
 
-def parser(doc: str, name: str, video: bool = True) -> argparse.ArgumentParser:
+def parser(doc: str, name: str, video: bool = True, held_out: bool = False) -> argparse.ArgumentParser:
     """The arguments every benchmark shares: the input video and its size (when it reads one),
-    and where its Markdown table goes (benchmarks/results/NAME.md)."""
+    the training config whose held-out sets it scores (`held_out`: --config, one default for all
+    the accuracy benchmarks), and where its Markdown table goes (benchmarks/results/NAME.md)."""
     ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    if held_out:
+        ap.add_argument("--config", type=Path, default=ROOT / "configs" / "q128.yaml",
+                        help="training config whose `validation` sources are the held-out sets")
     if video:
         ap.add_argument("video", nargs="?", type=lambda p: STARTED_IN / p, default=DEFAULT_SOURCE)
         ap.add_argument("--size", default="640x360")
