@@ -38,7 +38,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from common import ROOT, default_model, machine, markdown_table, parser, publish
+from common import ROOT, default_model, machine, markdown_table, parser, publish, shown_path
 
 from posevid import settings as annotate_settings
 from posevid.config import section
@@ -343,7 +343,7 @@ def main() -> None:
         print(f"  photos {name}: done", file=sys.stderr, flush=True)
     rows += [["held-out videos (teacher labels)", names[k], *v.row()] for k, v in video_scores.items()
              if k in ("auto", "box", "prior") or (k == "mediapipe" and teacher is not None)]
-    shown_model = model.resolve().relative_to(ROOT) if model.resolve().is_relative_to(ROOT) else model
+    shown_model = shown_path(model)
     detector = f" Person detector: `{args.detector}`." if args.detector else ""
     text = [f"# Accuracy on held-out data\n\nModel: `{shown_model}`.{detector} Machine: {machine()}.\n"
             "`python benchmarks/accuracy.py`. PCK: 0.2 torso on photos, 0.3 body scales on video; misses include "

@@ -62,6 +62,13 @@ def default_preset() -> str:
     return annotate_settings().preset
 
 
+def shown_path(path: Path) -> Path:
+    """A weight file as a results table names it: relative to the repository when inside it, so
+    that the committed tables do not carry one machine's folders."""
+    full = path.resolve()
+    return full.relative_to(ROOT) if full.is_relative_to(ROOT) else path
+
+
 def default_model() -> Path:
     """The shipped weight file of the default preset: what the benchmarks measure unless told."""
     from posevid.network.weights import shipped_model  # noqa: PLC0415

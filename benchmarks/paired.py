@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 from accuracy import UPPER, shown_joints, tolerance
-from common import default_model, markdown_table, parser, publish
+from common import default_model, markdown_table, parser, publish, shown_path
 
 from posevid import settings as annotate_settings
 from posevid.config import section
@@ -79,7 +79,8 @@ def main() -> None:
     rows.append(["all", total, round(100 * right[0] / total, 2), round(100 * right[1] / total, 2),
                  only_base, only_cand])
     text = ["# Two models joint by joint on the held-out videos, as a user runs them\n",
-            f"Shipped or reference: `{base}`. Candidate: `{args.candidate}`. `python benchmarks/paired.py "
+            f"Shipped or reference: `{shown_path(base)}`. Candidate: `{shown_path(args.candidate)}`. "
+            "`python benchmarks/paired.py "
             "CANDIDATE`. Upper-body PCK (shoulders, elbows, wrists) within 0.3 body scales of the teacher's "
             "joints, misses include joints not shown.\n",
             markdown_table(["video", "labelled joints", "reference PCK", "candidate PCK",
