@@ -65,6 +65,14 @@ def tolerance(sample: Sample) -> float | None:
     return None if scale is None else 0.3 * scale
 
 
+def within(pred: np.ndarray | None, targets: np.ndarray, tol: float) -> np.ndarray:
+    """Per joint, whether the prediction (frame pixels, NaN = not reported; None = nobody found)
+    lies within `tol` of its target: what every table here counts as right."""
+    if pred is None:
+        return np.zeros(len(targets), dtype=bool)
+    return np.nan_to_num(np.linalg.norm(pred - targets, axis=1), nan=np.inf) <= tol
+
+
 class Scores:
     """Hits and counts per joint, over every labelled joint of a set, for one method."""
 
@@ -89,11 +97,9 @@ class Scores:
         lab = sample.labelled
         if pred is None:
             pred = np.full((NUM_JOINTS, 2), np.nan)
-        d = np.linalg.norm(pred - sample.joints, axis=1)
-        ok = np.nan_to_num(d, nan=np.inf) <= tol
+        ok = within(pred, sample.joints, tol)
         side = list(FLIP_PERMUTATION)
-        d_other = np.linalg.norm(pred - sample.joints[side], axis=1)
-        other = lab[side] & (np.nan_to_num(d_other, nan=np.inf) <= tol) & ~ok
+        other = lab[side] & within(pred, sample.joints[side], tol) & ~ok
         shown = np.isfinite(pred).all(1) if shown is None else shown
         self.n += lab
         self.hit += lab & ok

@@ -6,9 +6,9 @@ benchmarks/accuracy.py gives each model's PCK on the held-out videos (teacher la
 scales); a tenth of a point of its upper-body column is about nine of its 9,400 labelled
 shoulders, elbows and wrists. Whether a candidate's difference from the shipped model is more
 than chance is a paired question: of the joints only one of the two models finds, how many go
-each way. This script runs the whole
-default pipeline of both models on the same frames, counts those joints per video and overall,
-and gives the two-sided sign test of that split (exact binomial). The shipping rule of the
+each way. This script runs the whole default pipeline of both models on the same frames, counts
+those joints per video and overall, and gives the two-sided sign test of that split (exact
+binomial). The shipping rule of the
 h128 legs reads it for the video row (docs/training.md, section 2).
 """
 from __future__ import annotations
@@ -17,21 +17,19 @@ import math
 from pathlib import Path
 
 import numpy as np
-from accuracy import UPPER, shown_joints, tolerance
+from accuracy import UPPER, shown_joints, tolerance, within
 from common import default_model, markdown_table, parser, publish, shown_path
 
 from posevid import settings as annotate_settings
 from posevid.config import section
 from posevid.io.video import VideoReader
-from posevid.joints import NUM_JOINTS
 from posevid.pipeline import Annotator
 from posevid.train.datasets import Sample, read_source, videos_of
 
 
-def hits(model: Path, path: str, labels: dict[int, Sample]) -> tuple[np.ndarray, np.ndarray]:
+def hits(auto: Annotator, path: str, labels: dict[int, Sample]) -> tuple[np.ndarray, np.ndarray]:
     """(labelled, found within tolerance): frames × upper-body joints (shoulders, elbows, wrists:
     the joints of accuracy.py's upper-body column) booleans, in frame order."""
-    auto = Annotator(annotate_settings(model=str(model)))
     labelled, found = [], []
     with VideoReader(path) as reader:
         for res in auto.run(reader):
@@ -39,11 +37,8 @@ def hits(model: Path, path: str, labels: dict[int, Sample]) -> tuple[np.ndarray,
             tol = None if s is None else tolerance(s)
             if tol is None:
                 continue
-            pred = shown_joints(res)
-            p = np.full((NUM_JOINTS, 2), np.nan) if pred is None else pred
-            d = np.nan_to_num(np.linalg.norm(p - s.joints, axis=1), nan=np.inf)
             labelled.append(s.labelled[UPPER])
-            found.append((s.labelled & (d <= tol))[UPPER])
+            found.append((s.labelled & within(shown_joints(res), s.joints, tol))[UPPER])
     return np.array(labelled), np.array(found)
 
 
@@ -62,14 +57,16 @@ def main() -> None:
     ap.add_argument("--against", type=Path, help="weight file (default: the shipped model of the default preset)")
     args = ap.parse_args()
     base = args.against or default_model()
+    # one pipeline per model for all the videos: building one loads and traces its network
+    reference, candidate = (Annotator(annotate_settings(model=str(m))) for m in (base, args.candidate))
     rows, only_base, only_cand, total, right = [], 0, 0, 0, [0, 0]
     for spec in section("train", args.config)["validation"]:
         samples = read_source(spec)
         if spec["type"] != "posevid" or not any(s.frame is not None for s in samples):
             continue
         for path, labels in videos_of(samples).items():
-            lab, hb = hits(base, path, labels)
-            _, hc = hits(args.candidate, path, labels)
+            lab, hb = hits(reference, path, labels)
+            _, hc = hits(candidate, path, labels)
             n, b, c = int(lab.sum()), int((hb & ~hc).sum()), int((hc & ~hb).sum())
             rows.append([f"{Path(path).parent.name}/{Path(path).name}", n, round(100 * hb.sum() / n, 2),
                          round(100 * hc.sum() / n, 2), b, c])

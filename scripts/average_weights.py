@@ -27,16 +27,15 @@ def average(paths: list[Path], out: Path) -> None:
     for p, (other, other_pool, _) in zip(paths[1:], loaded[1:], strict=True):
         if other.preset != net.preset or (other_pool is None) != (pool is None):
             raise SystemExit(f"{p}: another preset or pooling layer than {paths[0]}")
+    states = [n.state_dict() for n, _, _ in loaded]
     with torch.no_grad():
-        state = net.state_dict()
-        for k, v in state.items():
+        for k, v in states[0].items():
             if v.is_floating_point():
-                v.copy_(torch.stack([n.state_dict()[k] for n, _, _ in loaded]).mean(0))
+                v.copy_(torch.stack([st[k] for st in states]).mean(0))
         if pool is not None:
             pool.weight.copy_(torch.stack([q.weight for _, q, _ in loaded]).mean(0))
-    meta = {k: v for k, v in meta.items() if k not in ("arch", "preset", "joints", "window")}
-    meta["soup"] = [str(p) for p in paths]
-    weights.save(out, net, pool, meta)
+    # save() writes the architecture (arch, preset, joints, window) from the network itself
+    weights.save(out, net, pool, {**meta, "soup": [str(p) for p in paths]})
 
 
 def main() -> None:

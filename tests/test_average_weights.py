@@ -22,7 +22,7 @@ def _shifted(tmp_path: Path, name: str, delta: float) -> Path:
                 v.add_(delta)
         pool.weight.add_(delta)
     path = tmp_path / name
-    weights.save(path, net, pool, {k: v for k, v in meta.items() if k not in ("arch", "preset", "joints", "window")})
+    weights.save(path, net, pool, meta)
     return path
 
 
