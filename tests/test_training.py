@@ -625,3 +625,44 @@ def test_the_nnpack_convolution_computes_and_trains_as_torchs_own():
     assert torch.allclose(xs[0].grad, xs[1].grad, rtol=1e-3, atol=1e-3)
     for p, q in zip(plain.parameters(), fast.parameters(), strict=True):
         assert torch.allclose(p.grad, q.grad, rtol=1e-3, atol=1e-3 * float(p.grad.abs().max()))
+
+
+def test_weight_average_is_the_mean_of_the_steps_it_takes_with_batchnorm_measured_afresh():
+    from posevid.network.nets import SpatialNetFusion
+    from posevid.network.presets import PRESETS
+    from posevid.train.averaging import WeightAverage
+
+    net = SpatialNetFusion(PRESETS["tiny"], batchnorm=True)
+    average = WeightAverage(net, start=1, every=2)
+    for step in range(1, 6):  # the weights of steps 1, 3 and 5 are taken: all 1, 3 and 5
+        with torch.no_grad():
+            for p in net.parameters():
+                p.fill_(float(step))
+        average.update(net, step)
+    assert average.count == 3
+    batches = [torch.rand(2, 3, 64, 64) for _ in range(3)]
+    mean = average.network(batches)
+    assert all(torch.allclose(p, torch.full_like(p, 3.0)) for p in mean.parameters())
+    norms = [m for m in mean.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert norms and all(int(m.num_batches_tracked) == len(batches) for m in norms)
+    assert not mean.training
+
+
+def test_a_run_that_averages_its_weights_exports_the_mean_and_resumes_exactly(tmp_path, figure_set):
+    root, _ = figure_set
+    over = dict(iterations=6, schedule="constant", average_from=2, average_every=1)
+    torch.manual_seed(0)
+    straight = train(tiny_config(tmp_path / "a", root / "labels.json", **over), progress=False)
+    torch.manual_seed(0)
+    cfg = tiny_config(tmp_path / "b", root / "labels.json", **over)
+    train(cfg, progress=False, max_steps=3)
+    resumed = train(cfg, resume=True, progress=False)
+    plain = train(tiny_config(tmp_path / "c", root / "labels.json", iterations=6, schedule="constant"), progress=False)
+    a, _, meta_a = weights.load(straight)
+    b, _, meta_b = weights.load(resumed)
+    c, _, _ = weights.load(plain)
+    assert meta_a["average"]["count"] == meta_b["average"]["count"] == 5  # steps 2..6
+    for (name, ta), tb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        assert torch.allclose(ta, tb, atol=1e-6), name
+    assert any(not torch.allclose(ta, tc) for ta, tc in zip(a.state_dict().values(), c.state_dict().values(),
+                                                              strict=True))

@@ -31,6 +31,7 @@ from ..network.nets import CoordinateNet, SpatialNetFusion, TemporalPool, calibr
 from ..network.presets import get_preset
 from ..network.runtime import native_bf16, nnpack_where_fp32, pick_device
 from ..person.roi import BOX_SIDE
+from .averaging import WeightAverage
 from .datasets import augment, colour_and_blur, iterate_sources, load_pixels
 from .faces import attach_face_points
 from .feeding import TimeBudget, batch_stream
@@ -42,6 +43,8 @@ from .widen import same_layers, widen, widens
 CHECKPOINT = "checkpoint.pt"
 LOG = "loss.csv"
 VALIDATION_LOG = "validation.csv"
+#: Batches of training crops the averaged weights' BatchNorm statistics are measured on (averaging.py).
+AVERAGE_BN_BATCHES = 64
 #: Validation PCK threshold in body scales (the crop rule's unit): 0.3 body scales is about 0.2
 #: of the torso (shoulder to opposite hip), the paper's and LSP's PCK@0.2.
 VALIDATION_ALPHA = 0.3
@@ -197,12 +200,16 @@ def make_optimizer(net: torch.nn.Module, cfg: dict[str, Any]) -> torch.optim.Opt
 
 
 def learning_rate(cfg: dict[str, Any], step: int) -> float:
-    """`schedule: steps` (the paper: divided by 10 at each of lr_steps) or `cosine`: a linear
-    warm-up over `warmup` steps, then half a cosine down to zero at `iterations`."""
-    if cfg.get("schedule", "steps") == "cosine":
+    """`schedule: steps` (the paper: divided by 10 at each of lr_steps), `cosine` (a linear
+    warm-up over `warmup` steps, then half a cosine down to zero at `iterations`) or `constant`
+    (the same warm-up, then `lr` to the end: the steady rate weight averaging wants)."""
+    schedule = cfg.get("schedule", "steps")
+    if schedule in ("cosine", "constant"):
         warm = int(cfg.get("warmup", 0))
         if step < warm:
             return cfg["lr"] * (step + 1) / warm
+        if schedule == "constant":
+            return cfg["lr"]
         t = (step - warm) / max(1, cfg["iterations"] - warm)
         return cfg["lr"] * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
     return cfg["lr"] * 0.1 ** sum(step >= s for s in cfg["lr_steps"])
@@ -356,8 +363,9 @@ class RunLogs:
 
 
 def resume_from(ckpt_path: Path, net: torch.nn.Module, opt: torch.optim.Optimizer, dev: torch.device,
-                resume: bool) -> tuple[int, float]:
-    """Load a run's checkpoint into net and optimizer when resuming; (step, elapsed seconds)."""
+                resume: bool, averager: WeightAverage | None = None) -> tuple[int, float]:
+    """Load a run's checkpoint into net, optimizer (and the run's weight average) when resuming;
+    (step, elapsed seconds)."""
     if not resume:
         return 0, 0.0
     if not ckpt_path.exists():
@@ -365,13 +373,20 @@ def resume_from(ckpt_path: Path, net: torch.nn.Module, opt: torch.optim.Optimize
     ck = torch.load(ckpt_path, map_location=dev, weights_only=True)
     net.load_state_dict(ck["net"])
     opt.load_state_dict(ck["opt"])
+    if averager is not None:
+        if "average" not in ck:
+            raise PosevidError(f"{ckpt_path}: the run was started without average_from; resume it the same way")
+        averager.load_state_dict(ck["average"])
     return int(ck["step"]), float(ck["elapsed"])
 
 
 def save_checkpoint(ckpt_path: Path, net: torch.nn.Module, opt: torch.optim.Optimizer, step: int,
-                    elapsed: float) -> None:
+                    elapsed: float, averager: WeightAverage | None = None) -> None:
+    state = {"net": net.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": elapsed}
+    if averager is not None:
+        state["average"] = averager.state_dict()
     with replacing(ckpt_path) as tmp:
-        torch.save({"net": net.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": elapsed}, tmp)
+        torch.save(state, tmp)
 
 
 @contextmanager
@@ -414,15 +429,17 @@ def run_steps(cfg: dict[str, Any], net: torch.nn.Module, opt: torch.optim.Optimi
               step: int, elapsed: float, total: int,
               losses: Callable[[int], tuple[torch.Tensor, list[torch.Tensor], int]],
               validate: Callable[[int, float], str] | None = None, scaler: torch.amp.GradScaler | None = None,
-              progress: bool = True, budget: TimeBudget | None = None) -> tuple[int, float, bool]:
+              progress: bool = True, budget: TimeBudget | None = None,
+              averager: WeightAverage | None = None) -> tuple[int, float, bool]:
     """The loop every training stage shares, from `step` to `total`: the learning rate of each step,
     backward through `scaler` (mixed precision on CUDA), a loss row every log_every steps, the
     progress bar, `validate` every validate_every steps (it writes its row and returns the line to
     show), a checkpoint every checkpoint_minutes and at the end. Ctrl-C or SIGTERM ends it after
     the current step. `losses(step)` runs the forward pass: (loss, its parts for the log, batch
     size). With a `budget` (train.minutes), the probe fixes `total` (and cfg["iterations"], where
-    the schedule ends) and the run ends at the budget whatever the step. Returns (step, elapsed
-    seconds, whether it was stopped)."""
+    the schedule ends) and the run ends at the budget whatever the step. An `averager` takes the
+    weights after each step it averages (train.average_from) and travels in the checkpoint.
+    Returns (step, elapsed seconds, whether it was stopped)."""
     scaler = scaler or torch.amp.GradScaler("cuda", enabled=False)
     bar = tqdm(total=total, initial=step, disable=not progress, unit="it", dynamic_ncols=True)
     last_ckpt = time.time()
@@ -439,6 +456,8 @@ def run_steps(cfg: dict[str, Any], net: torch.nn.Module, opt: torch.optim.Optimi
                 scaler.step(opt)
                 scaler.update()
                 step += 1
+                if averager is not None:
+                    averager.update(net, step)
                 dt = time.time() - t0
                 elapsed += dt
                 if budget is not None:
@@ -456,11 +475,11 @@ def run_steps(cfg: dict[str, Any], net: torch.nn.Module, opt: torch.optim.Optimi
                 if validate is not None and (step % cfg["validate_every"] == 0 or step == total):
                     bar.write(validate(step, elapsed))
                 if time.time() - last_ckpt > 60 * cfg["checkpoint_minutes"]:
-                    save_checkpoint(ckpt_path, net, opt, step, elapsed)
+                    save_checkpoint(ckpt_path, net, opt, step, elapsed, averager)
                     last_ckpt = time.time()
         finally:
             bar.close()
-            save_checkpoint(ckpt_path, net, opt, step, elapsed)
+            save_checkpoint(ckpt_path, net, opt, step, elapsed, averager)
             logs.close()
     return step, elapsed, stop["now"]
 
@@ -474,7 +493,9 @@ def train(cfg: dict[str, Any], resume: bool = False, device: str = "auto", progr
     net = _initial(cfg, dev)
     opt = make_optimizer(net, cfg)
     ckpt_path = out / CHECKPOINT
-    step, elapsed = resume_from(ckpt_path, net, opt, dev, resume)
+    averager = (WeightAverage(net, cfg["average_from"], cfg.get("average_every", 1))
+                if cfg.get("average_from") is not None else None)
+    step, elapsed = resume_from(ckpt_path, net, opt, dev, resume, averager)
     use_fusion = cfg["stage"] == "fusion"
     coordinate = cfg["stage"] == "coordinate"
     data = TrainingData(cfg, net.preset.input_size, net.preset.heatmap_size)
@@ -517,8 +538,20 @@ def train(cfg: dict[str, Any], resume: bool = False, device: str = "auto", progr
     budget = TimeBudget(cfg["minutes"], step) if cfg.get("minutes") else None
     try:
         step, elapsed, stopped = run_steps(cfg, net, opt, ckpt_path, logs, step, elapsed, total, losses,
-                                           validate if val is not None else None, scaler, progress, budget)
+                                           validate if val is not None else None, scaler, progress, budget,
+                                           averager)
     finally:
         stream.close()  # ends the batch workers now, not whenever the interpreter gets to them
-    export = _export(cfg, net.cpu(), step, elapsed, device=str(dev), samples=len(data))
+    final, extra = net, {}
+    if averager is not None and averager.count:
+        # the exported network is the mean, its BatchNorm statistics measured on the run's own
+        # crops (the steps after its last: augmented as training draws them, not seen by it)
+        final = averager.network(data.batch(total + k)[0] for k in range(AVERAGE_BN_BATCHES))
+        extra = {"average": {"from": averager.start, "every": averager.every, "count": averager.count}}
+        if val is not None:
+            row = validation_scores(final, val, dev, amp, amp_dtype)
+            extra["average"]["validation"] = {k: round(v, 4 if k == "loss" else 1) for k, v in row.items()}
+            tqdm.write(f"mean of {averager.count} steps' weights: validation PCK "
+                       + ", ".join(f"{k} {v:.1f}" for k, v in row.items() if k != "loss"))
+    export = _export(cfg, final.cpu(), step, elapsed, device=str(dev), samples=len(data), **extra)
     return finish_run(out, step, export, stopped)
