@@ -18,6 +18,8 @@ import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, update_bn
 
+from ..errors import ConfigError
+
 
 class WeightAverage:
     """The mean of a network's weights at steps `start`, `start + every`, ... of a run.
@@ -27,7 +29,7 @@ class WeightAverage:
 
     def __init__(self, net: nn.Module, start: int, every: int):
         if start < 0 or every < 1:
-            raise ValueError(f"average_from must be 0 or more and average_every 1 or more (got {start}, {every})")
+            raise ConfigError(f"average_from must be 0 or more and average_every 1 or more (got {start}, {every})")
         self.start, self.every = int(start), int(every)
         self.model = AveragedModel(net)
 

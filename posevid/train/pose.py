@@ -334,6 +334,11 @@ def validation_scores(net: torch.nn.Module, val: TrainingData, dev: torch.device
             "mean": float(pck.mean())}
 
 
+def pck_text(row: dict[str, float]) -> str:
+    """A validation row's PCK per joint type as the progress line shows it."""
+    return ", ".join(f"{k} {v:.1f}" for k, v in row.items())
+
+
 class RunLogs:
     """A run's curves as it goes: loss.csv every few steps and validation.csv at each validation,
     started with their headers, appended to when the run resumes, flushed at every row."""
@@ -493,7 +498,7 @@ def train(cfg: dict[str, Any], resume: bool = False, device: str = "auto", progr
     net = _initial(cfg, dev)
     opt = make_optimizer(net, cfg)
     ckpt_path = out / CHECKPOINT
-    averager = (WeightAverage(net, cfg["average_from"], cfg.get("average_every", 1))
+    averager = (WeightAverage(net, cfg["average_from"], cfg["average_every"])
                 if cfg.get("average_from") is not None else None)
     step, elapsed = resume_from(ckpt_path, net, opt, dev, resume, averager)
     use_fusion = cfg["stage"] == "fusion"
@@ -518,7 +523,7 @@ def train(cfg: dict[str, Any], resume: bool = False, device: str = "auto", progr
         row = validation_scores(net, val, dev, amp, amp_dtype)
         logs.validation([step, f"{row.pop('loss'):.5f}", *(f"{row[k]:.1f}" for k in (*JOINT_TYPES, "mean")),
                          f"{elapsed:.0f}"])
-        return f"step {step}: validation PCK " + ", ".join(f"{k} {v:.1f}" for k, v in row.items())
+        return f"step {step}: validation PCK {pck_text(row)}"
 
     stream = batch_stream(data.batch, step, cfg["workers"], pin=dev.type == "cuda")
 
@@ -546,12 +551,12 @@ def train(cfg: dict[str, Any], resume: bool = False, device: str = "auto", progr
     if averager is not None and averager.count:
         # the exported network is the mean, its BatchNorm statistics measured on the run's own
         # crops (the steps after its last: augmented as training draws them, not seen by it)
-        final = averager.network(data.batch(total + k)[0] for k in range(AVERAGE_BN_BATCHES))
+        final = averager.network(data.batch(step + k)[0] for k in range(AVERAGE_BN_BATCHES))
         extra = {"average": {"from": averager.start, "every": averager.every, "count": averager.count}}
         if val is not None:
             row = validation_scores(final, val, dev, amp, amp_dtype)
             extra["average"]["validation"] = {k: round(v, 4 if k == "loss" else 1) for k, v in row.items()}
             tqdm.write(f"mean of {averager.count} steps' weights: validation PCK "
-                       + ", ".join(f"{k} {v:.1f}" for k, v in row.items() if k != "loss"))
+                       f"{pck_text({k: v for k, v in row.items() if k != 'loss'})}")
     export = _export(cfg, final.cpu(), step, elapsed, device=str(dev), samples=len(data), **extra)
     return finish_run(out, step, export, stopped)
