@@ -666,3 +666,43 @@ def test_a_run_that_averages_its_weights_exports_the_mean_and_resumes_exactly(tm
         assert torch.allclose(ta, tb, atol=1e-6), name
     assert any(not torch.allclose(ta, tc) for ta, tc in zip(a.state_dict().values(), c.state_dict().values(),
                                                               strict=True))
+
+
+def test_people_seen_from_behind_are_told_apart_however_the_camera_is_turned():
+    from posevid.train.datasets import Sample
+
+    facing = np.array([[50, 20], [40, 40], [60, 40], [35, 60], [65, 60], [35, 80], [65, 80]], np.float32)
+    behind = facing[[0, 2, 1, 4, 3, 6, 5]]          # the same picture, sides exchanged
+    profile = facing.copy()
+    profile[1:3, 0] = [49, 51]                      # shoulders nearly on the head's line
+    turn = np.array([[0, -1], [1, 0]], np.float32)  # the camera rolled a quarter turn
+    every = np.ones(7, bool)
+    for joints in (facing, facing @ turn.T, -facing):
+        assert not Sample("v.mp4", 0, joints, every).from_behind()
+    for joints in (behind, behind @ turn.T, -behind):   # upright, rolled, upside down
+        assert Sample("v.mp4", 0, joints, every).from_behind()
+    assert not Sample("v.mp4", 0, profile, every).from_behind()
+    no_head = every.copy()
+    no_head[0] = False
+    assert not Sample("v.mp4", 0, behind, no_head).from_behind()
+
+
+def test_video_frames_of_people_seen_from_behind_are_drawn_more_often(tmp_path):
+    """train.behind_repeat draws a video frame whose labels show the person from behind that many
+    times per epoch; frames facing the camera and photos keep their own repeat."""
+    from synth import make_video
+
+    from posevid.train.pose import TrainingData
+
+    video = tmp_path / "clip.mp4"
+    truth = make_video(video, frames=8, size=(160, 120))
+    w = JsonWriter(tmp_path / "clip.json", {"video": {"path": str(video)}})
+    for i, j in enumerate(truth):
+        # frames 0-3 as the figure is drawn, 4-7 with the sides exchanged: seen from behind
+        w.add(frame_record(i, i / 25, j if i < 4 else j[[0, 2, 1, 4, 3, 6, 5]], np.ones(7), 0.5))
+    w.close({})
+    cfg = tiny_config(tmp_path, tmp_path / "clip.json", behind_repeat=3)
+    cfg["data"][0]["repeat"] = 2
+    data = TrainingData(cfg, 64, 16)
+    assert np.bincount(data.pool, minlength=8).tolist() == [2, 2, 2, 2, 6, 6, 6, 6]
+    assert np.bincount(TrainingData({**cfg, "behind_repeat": 1}, 64, 16).pool).tolist() == [2] * 8

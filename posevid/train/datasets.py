@@ -32,6 +32,7 @@ from ..joints import (
     COCO_NAMES,
     FACE_POINTS,
     FLIC_MAPPING,
+    JOINT_INDEX,
     LSP_COMPLETE,
     LSP_MAPPING,
     NUM_JOINTS,
@@ -45,6 +46,11 @@ from .sides import swap_sides
 
 #: Confidence below which a teacher label is treated as unlabelled.
 LABEL_CONFIDENCE = 0.5
+
+
+# |sin| of the angle between the shoulder line and the head's direction below which a person is
+# side-on: neither facing the camera nor turned away (Sample.from_behind)
+FACING_MARGIN = 0.3
 
 
 @dataclass
@@ -66,6 +72,20 @@ class Sample:
     # face-points file (train.faces, faces.py) names this photo; training only
     face: np.ndarray | None = None
     face_labelled: np.ndarray | None = None
+
+    def from_behind(self) -> bool:
+        """Whether the labels show the person from behind: their right shoulder on the viewer's
+        right, judged against the head's direction so that a tilted camera or a person lying
+        does not flip it. Needs the head and both shoulders; a profile (shoulders within
+        FACING_MARGIN of the head-to-neck line) counts as neither side."""
+        head, right, left = (JOINT_INDEX[n] for n in ("head", "right_shoulder", "left_shoulder"))
+        if not self.labelled[[head, right, left]].all():
+            return False
+        across = self.joints[left] - self.joints[right]
+        up = self.joints[head] - (self.joints[left] + self.joints[right]) / 2
+        size = float(np.linalg.norm(across) * np.linalg.norm(up))
+        # image y points down: a person facing the camera gives a negative cross product
+        return size > 0 and float(across[0] * up[1] - across[1] * up[0]) / size > FACING_MARGIN
 
     def points(self, with_face: bool) -> tuple[np.ndarray, np.ndarray]:
         """The joints, and after them the face points when asked (unlabelled where unknown)."""

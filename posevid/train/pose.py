@@ -102,8 +102,11 @@ class TrainingData:
             from .detector import empty_parts, load_people  # noqa: PLC0415 - decodes video only when asked
 
             self.backgrounds = empty_parts(load_people([s for s in samples if s.frame is not None], every=10))
-        # Each epoch is a permutation of this pool, where a source with repeat k appears k times.
-        self.pool = np.repeat(np.arange(len(kept)), [s.repeat for s in kept])
+        # Each epoch is a permutation of this pool, where a source with repeat k appears k times,
+        # and a video frame of a person seen from behind train.behind_repeat times that.
+        behind = int(cfg.get("behind_repeat", 1)) if sources == "data" else 1
+        self.pool = np.repeat(np.arange(len(kept)), [s.repeat * (behind if s.frame is not None and s.from_behind()
+                                                                 else 1) for s in kept])
 
     def _read_packed(self, path: Path) -> None:
         """The samples of a pack (train/pack.py) instead of the config's sources."""
