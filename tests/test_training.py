@@ -13,6 +13,7 @@ from synth import draw_figure, figure_joints, texture
 
 from posevid.config import section
 from posevid.io.writers import JsonWriter, frame_record
+from posevid.joints import FLIP_PERMUTATION
 from posevid.network import weights
 from posevid.train.datasets import read_coco, read_joints_mat, read_posevid, read_source
 from posevid.train.evaluate import pck_table, torso_pck
@@ -672,7 +673,7 @@ def test_people_seen_from_behind_are_told_apart_however_the_camera_is_turned():
     from posevid.train.datasets import Sample
 
     facing = np.array([[50, 20], [40, 40], [60, 40], [35, 60], [65, 60], [35, 80], [65, 80]], np.float32)
-    behind = facing[[0, 2, 1, 4, 3, 6, 5]]          # the same picture, sides exchanged
+    behind = facing[list(FLIP_PERMUTATION)]         # the same picture, sides exchanged
     profile = facing.copy()
     profile[1:3, 0] = [49, 51]                      # shoulders nearly on the head's line
     turn = np.array([[0, -1], [1, 0]], np.float32)  # the camera rolled a quarter turn
@@ -699,7 +700,7 @@ def test_video_frames_of_people_seen_from_behind_are_drawn_more_often(tmp_path):
     w = JsonWriter(tmp_path / "clip.json", {"video": {"path": str(video)}})
     for i, j in enumerate(truth):
         # frames 0-3 as the figure is drawn, 4-7 with the sides exchanged: seen from behind
-        w.add(frame_record(i, i / 25, j if i < 4 else j[[0, 2, 1, 4, 3, 6, 5]], np.ones(7), 0.5))
+        w.add(frame_record(i, i / 25, j if i < 4 else j[list(FLIP_PERMUTATION)], np.ones(7), 0.5))
     w.close({})
     cfg = tiny_config(tmp_path, tmp_path / "clip.json", behind_repeat=3)
     cfg["data"][0]["repeat"] = 2

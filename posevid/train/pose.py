@@ -104,9 +104,9 @@ class TrainingData:
             self.backgrounds = empty_parts(load_people([s for s in samples if s.frame is not None], every=10))
         # Each epoch is a permutation of this pool, where a source with repeat k appears k times,
         # and a video frame of a person seen from behind train.behind_repeat times that.
-        behind = int(cfg.get("behind_repeat", 1)) if sources == "data" else 1
-        self.pool = np.repeat(np.arange(len(kept)), [s.repeat * (behind if s.frame is not None and s.from_behind()
-                                                                 else 1) for s in kept])
+        behind = int(cfg["behind_repeat"]) if sources == "data" else 1
+        draws = [s.repeat * (behind if s.frame is not None and s.from_behind() else 1) for s in kept]
+        self.pool = np.repeat(np.arange(len(kept)), draws)
 
     def _read_packed(self, path: Path) -> None:
         """The samples of a pack (train/pack.py) instead of the config's sources."""
