@@ -8,6 +8,11 @@ network and the temporal pooling layer is the plain mean; the files must share a
 and pooling window (weights.load checks each against the architecture). Exported networks have
 their BatchNorm folded into the convolutions, which is linear in each leg's weights but not in
 the statistics, so a soup is measured (benchmarks/accuracy.py --model) like any other candidate.
+
+A narrower file of the lineage (say the shipped h128 network that a w128 run was widened from,
+train/widen.py) is widened to the widest file's preset first, with the training's default seed,
+so it is exactly the wider run's starting point: the mean of a widened run's start and end
+interpolates along that run (Wortsman et al., "Robust fine-tuning of zero-shot models", 2022).
 """
 from __future__ import annotations
 
@@ -19,10 +24,26 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from posevid.network import weights  # noqa: E402
+from posevid.network.nets import SpatialNetFusion  # noqa: E402
+from posevid.train.widen import widen, widens  # noqa: E402
+
+
+def _widened(loaded: list[tuple]) -> list[tuple]:
+    """Every network of `loaded` at the widest preset among them: narrower ones that it widens
+    (same input size, no channel count smaller) are widened as a training run widens its init."""
+    widest = max((n.preset for n, _, _ in loaded), key=lambda p: sum(p.spatial) + sum(p.fusion))
+    out = []
+    for net, pool, meta in loaded:
+        if net.preset != widest and widens(net.preset, widest):
+            wide = SpatialNetFusion(widest)
+            widen(net, wide, seed=0)  # posevid/defaults.yaml train.seed: the run's own start
+            net = wide
+        out.append((net, pool, meta))
+    return out
 
 
 def average(paths: list[Path], out: Path) -> None:
-    loaded = [weights.load(p) for p in paths]
+    loaded = _widened([weights.load(p) for p in paths])
     net, pool, meta = loaded[0]
     for p, (other, other_pool, _) in zip(paths[1:], loaded[1:], strict=True):
         if other.preset != net.preset or (other_pool is None) != (pool is None):

@@ -8,7 +8,10 @@ import pytest
 import torch
 
 from posevid.network import weights
+from posevid.network.nets import SpatialNetFusion
+from posevid.network.presets import get_preset
 from posevid.network.weights import shipped_model
+from posevid.train.widen import widen
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "average_weights.py"
 
@@ -42,5 +45,27 @@ def test_average_of_weight_files_is_their_mean_and_loads(tmp_path):
 
 def test_average_refuses_files_of_another_preset(tmp_path):
     average = runpy.run_path(str(SCRIPT))["average"]
+    net, pool, meta = weights.load(shipped_model("h128"))
+    finer = SpatialNetFusion(get_preset("h160"))  # h128's layers on another input size: no widening
+    finer.load_state_dict(net.state_dict())
+    weights.save(tmp_path / "h160.pt", finer, pool, meta)
     with pytest.raises(SystemExit, match="another preset"):
-        average([shipped_model("h128"), shipped_model("q128")], tmp_path / "soup.pt")
+        average([shipped_model("h128"), tmp_path / "h160.pt"], tmp_path / "soup.pt")
+
+
+def test_a_narrower_file_is_widened_as_a_training_run_widens_its_start(tmp_path):
+    """The shipped q128 network averaged with its own widening to h128 (as `posevid train`
+    widens an init of a narrower preset, seed 0) is that widening itself: the narrower file
+    enters the mean exactly as the wider run's starting point."""
+    average = runpy.run_path(str(SCRIPT))["average"]
+    narrow, pool, meta = weights.load(shipped_model("q128"))
+    wide = SpatialNetFusion(get_preset("h128"))
+    widen(narrow, wide, seed=0)
+    start = tmp_path / "start.pt"
+    weights.save(start, wide, pool, meta)
+    out = tmp_path / "soup.pt"
+    average([shipped_model("q128"), start], out)
+    soup, _, _ = weights.load(out)
+    assert soup.preset.name == "h128"
+    for k, v in wide.state_dict().items():
+        assert torch.allclose(soup.state_dict()[k], v, atol=1e-6), k
