@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from posevid.config import defaults  # noqa: E402
 from posevid.network import weights  # noqa: E402
 from posevid.network.nets import SpatialNetFusion  # noqa: E402
 from posevid.train.widen import widen, widens  # noqa: E402
@@ -36,7 +37,7 @@ def _widened(loaded: list[tuple]) -> list[tuple]:
     for net, pool, meta in loaded:
         if net.preset != widest and widens(net.preset, widest):
             wide = SpatialNetFusion(widest)
-            widen(net, wide, seed=0)  # posevid/defaults.yaml train.seed: the run's own start
+            widen(net, wide, seed=defaults()["train"]["seed"])  # the seed a run widens its init with
             net = wide
         out.append((net, pool, meta))
     return out
