@@ -33,6 +33,7 @@ from ..network.runtime import native_bf16, nnpack_where_fp32, pick_device
 from ..person.roi import BOX_SIDE
 from .averaging import WeightAverage
 from .datasets import augment, colour_and_blur, iterate_sources, load_pixels
+from .distill import EnsembleTargets
 from .faces import attach_face_points
 from .feeding import TimeBudget, batch_stream
 from .framing import FRAMING_FILE, WIDE_FRAMING_FILE, framings
@@ -529,9 +530,15 @@ def train(cfg: dict[str, Any], resume: bool = False, device: str = "auto", progr
         return f"step {step}: validation PCK {pck_text(row)}"
 
     stream = batch_stream(data.batch, step, cfg["workers"], pin=dev.type == "cuda")
+    distill = cfg.get("distill") or {}
+    ensemble = (EnsembleTargets(distill["models"], distill.get("weight", 0.5), dev,
+                                 amp_dtype if amp else torch.float32)
+                if distill.get("models") and not coordinate else None)
 
     def losses(step: int) -> tuple[torch.Tensor, list[torch.Tensor], int]:
         x, target, w, joints = (t.to(dev, non_blocking=True) for t in next(stream))
+        if ensemble is not None:
+            target = ensemble.mixed(x, target)
         with torch.autocast(dev.type, dtype=amp_dtype, enabled=amp):
             pred = net(x)
         if coordinate:
