@@ -167,6 +167,12 @@ def nnpack_where_fp32(net: nn.Module, device: torch.device, dtype: torch.dtype) 
     return device.type == "cpu" and dtype == torch.float32 and nnpack_ready() and with_nnpack(net) > 0
 
 
+def flip_mean(out: torch.Tensor, n: int, swap: torch.Tensor) -> torch.Tensor:
+    """Heatmaps of `n` crops followed by their mirrored copies (2n×J×H×W), averaged with the
+    mirrored ones turned back and their left and right joints (`swap`) exchanged: flip averaging."""
+    return (out[:n] + out[n:, swap].flip(3)) / 2
+
+
 class PoseNetwork:
     """A pose model file loaded for inference here: the network (and its pooling layer and
     training facts) on the chosen device, in the chosen arithmetic, behind one call that turns
@@ -227,8 +233,7 @@ class PoseNetwork:
         else:
             out = self.forward(x.to(self.dtype))[self.output].float()
         if self.flip:
-            n = len(inputs)
-            out = (out[:n] + out[n:, self.swap].flip(3)) / 2
+            out = flip_mean(out, len(inputs), self.swap)
         return out
 
     def poses(self, inputs: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -20,7 +20,7 @@ import torch
 
 from ..joints import FLIP_PERMUTATION, NUM_JOINTS
 from ..network import weights
-from ..network.runtime import nnpack_where_fp32
+from ..network.runtime import flip_mean, nnpack_where_fp32
 
 
 class EnsembleTargets:
@@ -49,8 +49,7 @@ class EnsembleTargets:
         both = torch.cat([x, x.flip(3)]).to(self.dtype).contiguous(memory_format=torch.channels_last)
         total = None
         for net in self.nets:
-            out = net(both)[1].float()
-            out = (out[:n] + out[n:, self.swap].flip(3)) / 2
+            out = flip_mean(net(both)[1].float(), n, self.swap)
             total = out if total is None else total + out
         return total / len(self.nets)
 

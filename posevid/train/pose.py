@@ -530,10 +530,10 @@ def train(cfg: dict[str, Any], resume: bool = False, device: str = "auto", progr
         return f"step {step}: validation PCK {pck_text(row)}"
 
     stream = batch_stream(data.batch, step, cfg["workers"], pin=dev.type == "cuda")
-    distill = cfg.get("distill") or {}
-    ensemble = (EnsembleTargets(distill["models"], distill.get("weight", 0.5), dev,
+    distill = cfg["distill"]
+    ensemble = (EnsembleTargets(distill["models"], distill["weight"], dev,
                                  amp_dtype if amp else torch.float32)
-                if distill.get("models") and not coordinate else None)
+                if distill["models"] and not coordinate else None)
 
     def losses(step: int) -> tuple[torch.Tensor, list[torch.Tensor], int]:
         x, target, w, joints = (t.to(dev, non_blocking=True) for t in next(stream))
